@@ -1,0 +1,219 @@
+"""Synthetic media factory: scenes with known answers (alpha, camera path, frame times).
+
+Everything is RGB uint8 `[H, W, 3]` (or `[T, H, W, 3]`), alpha float32 in [0, 1], homographies map
+frame-0 background pixel coordinates to frame-t coordinates (the convention of `paistudio.comp.track`).
+Mixing of foreground and backing happens in linear light, as a camera sees it.
+Used by the tests, the benchmarks and `samples/make_sample.py`; no file here depends on ../shared.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+GREEN_BACKING = (40, 175, 60)
+BLUE_BACKING = (30, 70, 190)
+MARKER_GREEN = (20, 235, 40)  # more saturated than the backing: keys out, yet textured for tracking
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32) / 255.0
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(np.asarray(x, np.float32), 0.0, 1.0)
+    y = np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+    return np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
+
+
+def textured_background(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A natural-looking, feature-rich image: smooth colour field + random shapes + fine noise."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(40, 220, size=(6, 8, 3)).astype(np.float32)
+    img = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    for _ in range(max(30, width * height // 6000)):
+        colour = tuple(float(c) for c in rng.uniform(0, 255, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        r = int(rng.integers(3, max(4, min(width, height) // 12)))
+        if rng.random() < 0.5:
+            cv2.circle(img, (x, y), r, colour, -1, lineType=cv2.LINE_AA)
+        else:
+            cv2.rectangle(img, (x - r, y - r // 2), (x + r, y + r // 2), colour, -1, lineType=cv2.LINE_AA)
+    img += rng.normal(0, 6, size=img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def camera_path(n: int, width: int, height: int, pan: float = 0.0, tilt: float = 0.0,
+                zoom: float = 1.0, rotate_deg: float = 0.0) -> np.ndarray:
+    """True per-frame homographies `[N, 3, 3]`: background points of frame 0 → frame t.
+
+    `pan`/`tilt` are the total background shift over the clip as a fraction of width/height
+    (positive pan moves the camera right, so the background moves left), `zoom` the total scale at
+    the last frame, `rotate_deg` the total roll; all change linearly about the frame centre.
+    """
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    out = np.empty((n, 3, 3), np.float64)
+    for t in range(n):
+        s = t / max(1, n - 1)
+        scale = zoom ** s
+        a = np.deg2rad(rotate_deg * s)
+        c, si = np.cos(a) * scale, np.sin(a) * scale
+        tx, ty = -pan * width * s, -tilt * height * s
+        out[t] = [[c, -si, cx - c * cx + si * cy + tx], [si, c, cy - si * cx - c * cy + ty], [0, 0, 1]]
+    return out
+
+
+def view(world: np.ndarray, world_to_frame0: np.ndarray, path_t: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Render frame t of a camera looking at `world` (frame 0 sees `world_to_frame0`)."""
+    h = path_t @ world_to_frame0
+    return cv2.warpPerspective(world, h, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def centred_crop(world_w: int, world_h: int, width: int, height: int) -> np.ndarray:
+    """Homography from a large world image to a centred `width`×`height` frame."""
+    return np.array([[1, 0, -(world_w - width) / 2], [0, 1, -(world_h - height) / 2], [0, 0, 1]], np.float64)
+
+
+def figure(width: int, height: int, t: float, seed: int = 1, soft: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """A walking figure (head, torso, arms, legs) with texture: RGB uint8 and alpha float32 in [0, 1].
+
+    `t` in [0, 1] moves it across the frame and swings the limbs; edges are anti-aliased and blurred
+    by `soft` pixels so the matte has a real semi-transparent band.
+    """
+    rng = np.random.default_rng(seed)
+    scale = 4
+    W, H = width * scale, height * scale
+    mask = np.zeros((H, W), np.uint8)
+    cx = int((0.3 + 0.4 * t) * W)
+    top = int(0.2 * H)
+    body_h = int(0.65 * H)
+    unit = body_h // 8
+    swing = int(np.sin(t * 6 * np.pi) * unit * 0.8)
+    cv2.circle(mask, (cx, top + unit), unit, 255, -1)
+    cv2.ellipse(mask, (cx, top + int(3.6 * unit)), (int(unit * 1.1), int(unit * 1.8)), 0, 0, 360, 255, -1)
+    th = max(2, unit // 2)
+    cv2.line(mask, (cx, top + int(2.6 * unit)), (cx - unit + swing, top + int(5 * unit)), 255, th)
+    cv2.line(mask, (cx, top + int(2.6 * unit)), (cx + unit - swing, top + int(5 * unit)), 255, th)
+    cv2.line(mask, (cx, top + int(5 * unit)), (cx - unit // 2 - swing, top + 8 * unit), 255, th + 2)
+    cv2.line(mask, (cx, top + int(5 * unit)), (cx + unit // 2 + swing, top + 8 * unit), 255, th + 2)
+    alpha = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    if soft > 0:
+        alpha = cv2.GaussianBlur(alpha, (0, 0), soft)
+    alpha[alpha < 1e-3] = 0.0
+    alpha[alpha > 1 - 1e-3] = 1.0
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.array([200, 140, 110], np.float32)  # warm skin/clothing tone, never green-dominant
+    stripes = 25 * np.sin(yy / 5.0 + xx / 17.0)[..., None] * np.array([1.0, 0.5, 0.3], np.float32)
+    noise = rng.normal(0, 5, (height, width, 1)).astype(np.float32)
+    rgb = np.clip(base + stripes + noise, 0, 255).astype(np.uint8)
+    return rgb, alpha
+
+
+def composite_linear(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    a = alpha[..., None]
+    return linear_to_srgb(a * srgb_to_linear(fg) + (1 - a) * srgb_to_linear(bg))
+
+
+def backing_plate(width: int, height: int, colour=GREEN_BACKING, markers: bool = False,
+                  seed: int = 0, margin: float = 0.5) -> np.ndarray:
+    """A screen larger than the frame by `margin` on each side, optionally with tracking crosses."""
+    W, H = int(width * (1 + 2 * margin)), int(height * (1 + 2 * margin))
+    rng = np.random.default_rng(seed)
+    plate = np.empty((H, W, 3), np.float32)
+    plate[:] = colour
+    shade = cv2.resize(rng.uniform(0.92, 1.05, (3, 4)).astype(np.float32), (W, H), interpolation=cv2.INTER_CUBIC)
+    plate *= shade[..., None]
+    if markers:
+        step = max(24, min(width, height) // 6)
+        arm = max(4, step // 5)
+        for y in range(step // 2, H, step):
+            for x in range(step // 2, W, step):
+                jx, jy = rng.integers(-step // 5, step // 5 + 1, 2)
+                p = (int(x + jx), int(y + jy))
+                cv2.line(plate, (p[0] - arm, p[1]), (p[0] + arm, p[1]), MARKER_GREEN, 2, cv2.LINE_AA)
+                cv2.line(plate, (p[0], p[1] - arm), (p[0], p[1] + arm), MARKER_GREEN, 2, cv2.LINE_AA)
+    return np.clip(plate, 0, 255).astype(np.uint8)
+
+
+def green_screen_clip(n: int = 24, width: int = 160, height: int = 96, *, colour=GREEN_BACKING,
+                      markers: bool = True, path: np.ndarray | None = None, spill: float = 0.0,
+                      seed: int = 0):
+    """A keyed-foreground test clip. Returns (frames [N,H,W,3] uint8, alpha [N,H,W] float32, fg [N,H,W,3] uint8, path).
+
+    `spill` in [0, 1] tints the foreground towards the backing near its edge (what a real screen does).
+    """
+    if path is None:
+        path = camera_path(n, width, height, pan=0.15, zoom=1.08)
+    screen = backing_plate(width, height, colour, markers, seed)
+    to_frame0 = centred_crop(screen.shape[1], screen.shape[0], width, height)
+    frames = np.empty((n, height, width, 3), np.uint8)
+    alphas = np.empty((n, height, width), np.float32)
+    fgs = np.empty((n, height, width, 3), np.uint8)
+    for t in range(n):
+        fg, a = figure(width, height, t / max(1, n - 1), seed=seed + 1)
+        if spill > 0:
+            inner = cv2.GaussianBlur(a, (0, 0), 3.0)
+            edge = np.clip(1.0 - inner, 0, 1) * (a > 0)
+            tint = np.array(colour, np.float32) - fg.astype(np.float32)
+            fg = np.clip(fg + spill * 0.5 * edge[..., None] * tint, 0, 255).astype(np.uint8)
+        bg = view(screen, to_frame0, path[t], (width, height))
+        frames[t] = composite_linear(fg, a, bg)
+        alphas[t] = a
+        fgs[t] = fg
+    return frames, alphas, fgs, path
+
+
+def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: str = "libx264",
+                pix_fmt: str = "yuv420p", audio_hz: int | None = None, options: dict | None = None) -> Path:
+    """Write RGB(A) frames to a video file; `audio_hz` adds a 440 Hz mono AAC tone of the same length."""
+    path = Path(path)
+    frames = list(frames)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height = frames[0].shape[1], frames[0].shape[0]
+        vs.pix_fmt = pix_fmt
+        if options:
+            vs.options = options
+        astream = out.add_stream("aac", rate=audio_hz, layout="mono") if audio_hz else None
+        fmt = "rgba" if frames[0].shape[-1] == 4 else "rgb24"
+        for f in frames:
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=fmt)):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+        if astream is not None:
+            seconds = len(frames) / float(fps)
+            samples = int(seconds * audio_hz)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / audio_hz)).astype(np.float32)
+            step = 1024
+            for i in range(0, samples, step):
+                chunk = tone[None, i:i + step]
+                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                af.sample_rate = audio_hz
+                af.pts = i
+                for pkt in astream.encode(af):
+                    out.mux(pkt)
+            for pkt in astream.encode():
+                out.mux(pkt)
+    return path
+
+
+def write_sequence(folder: str | Path, frames, ext: str = "png") -> Path:
+    """Write frames as `00000.ext …` (RGBA when frames have 4 channels)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        code = cv2.COLOR_RGBA2BGRA if f.shape[-1] == 4 else cv2.COLOR_RGB2BGR
+        cv2.imwrite(str(folder / f"{i:05d}.{ext}"), cv2.cvtColor(f, code))
+    return folder
+
+
+def write_image(path: str | Path, rgb: np.ndarray) -> Path:
+    path = Path(path)
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
