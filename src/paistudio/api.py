@@ -1,0 +1,52 @@
+"""The Python API; the CLI is a thin layer over these two functions."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+from .job import prepare_job, run_job
+from .progress import Progress
+from .shot import Anchor, CameraSpec, MatteSpec, OutputSpec, Reference, Shot, Source, Stages, StructuredPrompt
+
+
+def render(shot: Shot, progress: Progress | None = None) -> dict:
+    """Render a Shot; returns the render record (also written beside the output as NAME.record.json)."""
+    return run_job(prepare_job(shot), progress)
+
+
+def replace(foreground: str | Path, references: Sequence[str | Path | tuple], output: str | Path, *,
+            matte: str | Path | None = None, backing: str = "auto", camera: str = "auto",
+            codec: str = "h264", layers: str | Path | None = None, overwrite: bool = False, audio: bool = True,
+            engine: str = "composite", relight: bool = True, despill: bool = True, fps: Fraction | None = None,
+            crf: int = 18, preset: str = "veryfast", prompt: dict | None = None,
+            progress: Progress | None = None) -> dict:
+    """Replace the background of `foreground` with 1–3 `references` and write `output`.
+
+    references: paths, `path@anchor` strings (`@12` frame, `@1.5s`, `@75%`) or (path, anchor) tuples.
+    matte: None/"auto" (alpha channel or chroma key), "key", "alpha", or a matte video/folder path.
+    camera: "auto", "static", a path file, or moves like "pan=0.2,zoom=1.1".
+    """
+    refs = []
+    for i, r in enumerate(references):
+        if isinstance(r, tuple):
+            path, anchor = r
+            refs.append(Reference(str(path), None if anchor is None else Anchor.parse(str(anchor), f"references[{i}]")))
+        else:
+            refs.append(Reference.parse(str(r), f"references[{i}]"))
+    if matte is None or str(matte) in ("auto", "key", "alpha"):
+        matte_spec = MatteSpec(mode=str(matte or "auto"), backing=backing)
+    else:
+        matte_spec = MatteSpec(mode="file", path=str(matte), backing=backing)
+    shot = Shot(
+        foreground=Source(str(foreground), fps),
+        references=refs,
+        output=OutputSpec(str(output), codec=codec, layers=str(layers) if layers else None, overwrite=overwrite,
+                          audio=audio, crf=crf, preset=preset),
+        matte=matte_spec,
+        camera=CameraSpec.parse(str(camera)),
+        prompt=StructuredPrompt(**(prompt or {})),
+        stages=Stages(engine=engine, relight=relight, despill=despill),
+    )
+    return render(shot, progress)

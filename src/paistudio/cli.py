@@ -1,0 +1,130 @@
+"""`paistudio` command line: a thin layer over `paistudio.api`. Errors become one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import PaiStudioError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Cinematic video background replacement.")
+
+
+def _progress(quiet: bool):
+    from .progress import RichProgress, Silent
+    return Silent() if quiet else RichProgress()
+
+
+def _finish(record: dict, quiet: bool) -> None:
+    for w in record.get("warnings", []):
+        typer.echo(f"warning: {w}", err=True)
+    if not quiet:
+        t = record["timings"]
+        typer.echo(f"wrote {record['output']['path']} ({record['output']['frames']} frames, "
+                   f"{t['render_fps']} fps render, {t['total_s']} s total)")
+
+
+@app.command()
+def replace(
+    foreground: Path = typer.Argument(..., help="Foreground video (mp4/mov/mkv/webm) or a folder of frames."),
+    ref: List[str] = typer.Option(..., "--ref", help="Background image, optionally anchored: img.jpg@12 | @1.5s | @75%. 1-3 times."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output video (or folder with --codec png)."),
+    matte: str = typer.Option("auto", help="auto | key | alpha | a matte video/folder (white = foreground)."),
+    backing: str = typer.Option("auto", help="Screen colour for keying: auto | green | blue."),
+    camera: str = typer.Option("auto", help="auto | static | PATH.json | moves like pan=0.2,tilt=0,zoom=1.1."),
+    codec: str = typer.Option("h264", help="h264 | prores4444 | ffv1 | png (alpha kept where the format allows)."),
+    layers: Optional[Path] = typer.Option(None, help="Also write foreground RGBA, alpha and plate PNGs into this folder."),
+    engine: str = typer.Option("composite", help="composite (CPU, no weights) | dit (diffusion model)."),
+    relight: str = typer.Option("on", help="on | off: match foreground exposure/white balance to the plate."),
+    despill: str = typer.Option("on", help="on | off: unmix the screen colour from edges."),
+    fps: Optional[str] = typer.Option(None, help="Frame rate of a frame folder, e.g. 24 or 24000/1001."),
+    crf: int = typer.Option(18, help="H.264 quality, 0-51 (lower = better)."),
+    preset: str = typer.Option("veryfast", help="H.264 preset (ultrafast ... veryslow)."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Do not pass the input's audio through."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Replace the background of FOREGROUND with 1-3 anchored reference images."""
+    from . import api
+    record = api.replace(foreground, ref, output, matte=matte, backing=backing, camera=camera, codec=codec,
+                         layers=layers, overwrite=overwrite, audio=not no_audio, engine=engine,
+                         relight=_switch("relight", relight), despill=_switch("despill", despill),
+                         fps=_fps(fps), crf=crf, preset=preset, progress=_progress(quiet))
+    _finish(record, quiet)
+
+
+@app.command()
+def render(
+    shot_file: Path = typer.Argument(..., help="A shot.json (e.g. the NAME.shot.json that replace wrote)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of the shot's output."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Render a saved Shot."""
+    from . import api
+    from .shot import Shot
+    shot = Shot.load(shot_file)
+    if output is not None:
+        shot.output.path = str(output)
+    shot.output.overwrite = overwrite or shot.output.overwrite
+    _finish(api.render(shot, _progress(quiet)), quiet)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("demo_output"), help="Folder for the demo's results."),
+         quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Render the bundled sample shot (green screen with tracking markers, camera pan + push-in)."""
+    from .demo import run_demo
+    record = run_demo(out, _progress(quiet))
+    _finish(record, quiet)
+    typer.echo(f"demo output: {Path(record['output']['path']).resolve()}")
+
+
+def _switch(name: str, value: str) -> bool:
+    if value.lower() in ("on", "true", "1", "yes"):
+        return True
+    if value.lower() in ("off", "false", "0", "no"):
+        return False
+    raise PaiStudioError(f"--{name} takes on or off, not '{value}'")
+
+
+def _fps(text: str | None) -> Fraction | None:
+    if text is None:
+        return None
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise PaiStudioError(f"--fps '{text}' is not a frame rate like 24 or 24000/1001") from None
+    if value <= 0:
+        raise PaiStudioError("--fps must be positive")
+    return value
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except PaiStudioError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; nothing was written at the output path", err=True)
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors arrive here in non-standalone mode
+        import click
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

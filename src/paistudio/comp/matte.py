@@ -1,0 +1,107 @@
+"""Where alpha comes from: a chroma key, a matte video/folder, or the input's own alpha channel.
+
+`open_matte()` decides once (auto: the input's alpha when it has a real one, else a green/blue key) and
+returns a `MatteSource` whose `alphas(chunk, index)` gives uint8 alpha `[T, H, W]` for a chunk of frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import FormatError, InputError
+from ..io.video import VideoInfo, probe, read_chunks
+from ..shot import MatteSpec
+from .key import Backing, ChromaKeyer, clean_matte, detect_backing
+
+
+@dataclass
+class MatteSource:
+    mode: str  # "key" | "file" | "alpha"
+    backing: Backing | None = None  # the screen colour (key mode), used again for unmixing edges
+    keyer: ChromaKeyer | None = None
+    matte_info: VideoInfo | None = None
+    _matte_iter: Iterator[np.ndarray] | None = None
+    _matte_buf: np.ndarray | None = None
+
+    def alphas(self, chunk: np.ndarray) -> np.ndarray:
+        """Alpha `[T, H, W]` uint8 for RGB(A) frames `[T, H, W, C]`; consumes a matte file in step."""
+        if self.mode == "alpha":
+            return np.ascontiguousarray(chunk[..., 3])
+        if self.mode == "key":
+            return np.stack([clean_matte(self.keyer.alpha(np.ascontiguousarray(f[..., :3]))) for f in chunk])
+        return self._next_matte(len(chunk))
+
+    def _next_matte(self, n: int) -> np.ndarray:
+        parts, have = [], 0
+        while have < n:
+            if self._matte_buf is None or len(self._matte_buf) == 0:
+                self._matte_buf = next(self._matte_iter, None)
+                if self._matte_buf is None:
+                    raise FormatError(f"matte {self.matte_info.path} ended before the foreground; "
+                                      "give a matte with one frame per foreground frame")
+            take = min(n - have, len(self._matte_buf))
+            parts.append(self._matte_buf[:take])
+            self._matte_buf = self._matte_buf[take:]
+            have += take
+        m = np.concatenate(parts)
+        return np.ascontiguousarray(m[..., 3] if m.shape[-1] == 4 else m[..., 0])
+
+    def restart(self) -> "MatteSource":
+        """A fresh copy for a second pass over the clip."""
+        if self.mode != "file":
+            return self
+        return MatteSource("file", self.backing, None, self.matte_info, _matte_chunks(self.matte_info))
+
+    def describe(self) -> dict:
+        d = {"mode": self.mode}
+        if self.backing is not None:
+            d["backing"] = {"kind": self.backing.kind, "rgb": list(self.backing.rgb)}
+        if self.matte_info is not None:
+            d["matte"] = self.matte_info.describe()
+        return d
+
+
+def _matte_chunks(info: VideoInfo) -> Iterator[np.ndarray]:
+    return read_chunks(info, chunk=8, alpha=info.has_alpha)
+
+
+def open_matte(spec: MatteSpec, fg: VideoInfo, sample: np.ndarray) -> MatteSource:
+    """Choose the alpha source for `fg`; `sample` is a few first frames `[T, H, W, C]` for screen detection."""
+    if spec.mode == "file":
+        info = probe(Path(spec.path), fps=fg.fps, role="matte")
+        if (info.width, info.height) != (fg.width, fg.height):
+            raise FormatError(f"matte is {info.width}x{info.height} but the foreground is {fg.width}x{fg.height}; "
+                              "give a matte of the same size")
+        if info.n_frames != fg.n_frames:
+            raise FormatError(f"matte has {info.n_frames} frames but the foreground has {fg.n_frames}; "
+                              "give one matte frame per foreground frame")
+        return MatteSource("file", None, None, info, _matte_chunks(info))
+    has_real_alpha = fg.has_alpha and sample.shape[-1] == 4 and int(sample[..., 3].min()) < 255
+    if spec.mode == "alpha" or (spec.mode == "auto" and has_real_alpha):
+        if not fg.has_alpha:
+            raise InputError(f"foreground {fg.path} has no alpha channel; use --matte key or --matte FILE")
+        return MatteSource("alpha")
+    rgb = sample[..., :3]
+    backing = detect_backing(rgb)
+    if spec.backing != "auto":
+        if backing is None or backing.kind != spec.backing:
+            backing = _forced_backing(rgb, spec.backing)
+    if backing is None:
+        raise InputError(f"no green or blue screen found in {fg.path}; give a matte with --matte FILE "
+                         "(or an RGBA input)")
+    return MatteSource("key", backing, ChromaKeyer(backing))
+
+
+def _forced_backing(rgb: np.ndarray, kind: str) -> Backing:
+    """The user says which screen it is: take the median of the pixels where that channel dominates."""
+    c = 1 if kind == "green" else 2
+    px = rgb.reshape(-1, 3).astype(np.int16)
+    others = np.delete(px, c, axis=1).max(axis=1)
+    sel = px[px[:, c] - others > 20]
+    if len(sel) < 0.05 * len(px):
+        raise InputError(f"the foreground does not show a {kind} screen; check --backing or give --matte FILE")
+    return Backing(tuple(int(v) for v in np.median(sel, axis=0)), kind)

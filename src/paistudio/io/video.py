@@ -1,0 +1,193 @@
+"""Streaming readers for video files and image-sequence folders.
+
+`probe()` opens a source and checks it (exists, is a video or a folder of frames, has frames, decodes); it
+reads every packet's timestamp without decoding, so the frame count, the exact frame rate (a Fraction:
+23.976 stays 24000/1001) and the timestamps are known before any work starts. `read_chunks()` then yields
+RGB(A) uint8 chunks `[T, H, W, C]`; memory stays flat in clip length.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from ..errors import FormatError, InputError
+from .images import IMAGE_EXTENSIONS, read_image
+
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf"}
+DEFAULT_SEQUENCE_FPS = Fraction(24)
+_ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya8", "ya16", "pal8")
+
+
+@dataclass
+class VideoInfo:
+    """What a source is, read once before rendering."""
+
+    path: Path
+    kind: str  # "video" | "sequence"
+    width: int
+    height: int
+    n_frames: int
+    fps: Fraction  # exact frame rate
+    time_base: Fraction  # unit of `pts`
+    pts: list[int] = field(repr=False)  # presentation timestamp of each frame, in display order
+    has_alpha: bool = False
+    has_audio: bool = False
+    codec: str = ""
+    files: list[Path] = field(default_factory=list, repr=False)  # the frames of a sequence
+
+    @property
+    def duration(self) -> float:
+        return self.n_frames / float(self.fps)
+
+    def describe(self) -> dict:
+        return {"path": str(self.path), "kind": self.kind, "width": self.width, "height": self.height,
+                "frames": self.n_frames, "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+                "codec": self.codec, "alpha": self.has_alpha, "audio": self.has_audio}
+
+
+def probe(path: str | Path, fps: Fraction | None = None, role: str = "foreground") -> VideoInfo:
+    """Check a source and read its layout. `fps` sets a sequence's rate (default 24)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{role} {path} does not exist; check the path")
+    if path.is_dir():
+        return _probe_sequence(path, fps or DEFAULT_SEQUENCE_FPS, role)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise InputError(f"{role} {path} is a single image; give a video file or a folder of frames")
+    return _probe_video(path, role)
+
+
+def _probe_video(path: Path, role: str) -> VideoInfo:
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{role} {path} cannot be opened as a video ({_short(e)}); is it corrupt or truncated?") from None
+    try:
+        if not container.streams.video:
+            raise InputError(f"{role} {path} has no video stream; give a video file")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        pts: list[int] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                pts.append(packet.pts if packet.pts is not None else (pts[-1] + 1 if pts else 0))
+        except av.FFmpegError as e:
+            raise InputError(f"{role} {path} is corrupt or truncated ({_short(e)}); re-export it") from None
+        if not pts:
+            raise InputError(f"{role} {path} has zero frames; give a video with at least one frame")
+        pts.sort()
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise FormatError(f"{role} {path} has no frame rate; re-export it with a constant frame rate")
+        fps = Fraction(rate).limit_denominator(1001 * 1000)
+        width, height = ctx.width, ctx.height
+        fmt = ctx.pix_fmt or ""
+        has_alpha = any(fmt.startswith(p) for p in _ALPHA_FORMATS)
+        info = VideoInfo(path, "video", width, height, len(pts), fps, Fraction(stream.time_base), pts,
+                         has_alpha=has_alpha, has_audio=bool(container.streams.audio), codec=ctx.name)
+    finally:
+        container.close()
+    _check_first_frame(info, role)
+    return info
+
+
+def _check_first_frame(info: VideoInfo, role: str) -> None:
+    """Decode one frame so a file with readable headers but broken data fails now, not mid-render."""
+    try:
+        first = next(read_chunks(info, chunk=1), None)
+    except InputError:
+        raise
+    if first is None:
+        raise InputError(f"{role} {info.path} has no decodable frames; is it corrupt or truncated?")
+    if first.shape[1:3] != (info.height, info.width):
+        info.height, info.width = first.shape[1:3]
+
+
+def _natural_key(p: Path):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
+
+
+def _probe_sequence(folder: Path, fps: Fraction, role: str) -> VideoInfo:
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")),
+                   key=_natural_key)
+    if not files:
+        raise InputError(f"{role} folder {folder} holds no images (png, jpg, tif); give a folder of frames")
+    first = read_image(files[0], role=f"{role} frame")
+    has_alpha = first.shape[2] == 4
+    info = VideoInfo(folder, "sequence", first.shape[1], first.shape[0], len(files), Fraction(fps),
+                     1 / Fraction(fps), list(range(len(files))), has_alpha=has_alpha, codec=files[0].suffix[1:].lower(),
+                     files=files)
+    return info
+
+
+def read_chunks(info: VideoInfo, chunk: int = 8, alpha: bool | None = None) -> Iterator[np.ndarray]:
+    """Yield uint8 chunks `[T, H, W, 3]` (or `[..., 4]` when `alpha`, default: the source has alpha)."""
+    alpha = info.has_alpha if alpha is None else alpha
+    if info.kind == "sequence":
+        yield from _read_sequence(info, chunk, alpha)
+    else:
+        yield from _read_video(info, chunk, alpha)
+
+
+def _read_sequence(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndarray]:
+    channels = 4 if alpha else 3
+    buf = []
+    for p in info.files:
+        img = read_image(p, role="frame")
+        if img.shape[:2] != (info.height, info.width):
+            raise FormatError(f"frame {p.name} is {img.shape[1]}x{img.shape[0]}, the sequence is "
+                              f"{info.width}x{info.height}; all frames must have one size")
+        if img.shape[2] != channels:
+            img = img[..., :3] if channels == 3 else np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+        buf.append(img)
+        if len(buf) == chunk:
+            yield np.stack(buf)
+            buf = []
+    if buf:
+        yield np.stack(buf)
+
+
+def _read_video(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndarray]:
+    fmt = "rgba" if alpha else "rgb24"
+    try:
+        container = av.open(str(info.path))
+    except av.FFmpegError as e:
+        raise InputError(f"{info.path} cannot be opened ({_short(e)})") from None
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        buf = []
+        try:
+            for frame in container.decode(stream):
+                buf.append(_to_rgb(frame, fmt))
+                if len(buf) == chunk:
+                    yield np.stack(buf)
+                    buf = []
+        except av.FFmpegError as e:
+            raise InputError(f"{info.path} is corrupt or truncated ({_short(e)}); re-export it") from None
+        if buf:
+            yield np.stack(buf)
+    finally:
+        container.close()
+
+
+def _to_rgb(frame: av.VideoFrame, fmt: str) -> np.ndarray:
+    """RGB(A) with the frame's own matrix; untagged HD is taken as BT.709 and SD as BT.601 (what players do)."""
+    cs = frame.colorspace
+    if cs in (0, 2):  # RGB or unspecified
+        cs = None if frame.format.name.startswith(("rgb", "bgr", "gbr", "argb", "abgr")) else (
+            1 if frame.height >= 720 else 5)
+    return frame.to_ndarray(format=fmt, src_colorspace=cs, dst_colorspace=cs) if cs else frame.to_ndarray(format=fmt)
+
+
+def _short(e: Exception) -> str:
+    return str(e).split(":")[0] if len(str(e)) > 120 else str(e)

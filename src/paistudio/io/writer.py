@@ -1,0 +1,157 @@
+"""Video and image-sequence sinks with exact timestamps and audio passthrough.
+
+Formats (`codec`):
+- `h264`: libx264 yuv420p, tagged BT.709 (primaries, transfer, matrix; limited range), in .mp4/.mov/.mkv.
+- `prores4444`: ProRes 4444 (prores_ks, yuva444p10le) in .mov; the alpha channel carries the foreground matte.
+- `ffv1`: lossless FFV1 (bgra) in .mkv; alpha as for ProRes. Matroska stores times in milliseconds.
+- `png`: a folder of RGBA PNGs `00000.png …` (no audio).
+
+Each frame keeps its input timestamp (`pts` in the input's time base), so the frame count, the frame rate
+(24000/1001 stays 24000/1001) and every frame time are preserved. The sink writes to the path it is given;
+`paistudio.io.atomic` supplies a temporary one.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from ..errors import FormatError
+
+CONTAINERS = {"h264": {".mp4", ".mov", ".mkv", ".m4v"}, "prores4444": {".mov"}, "ffv1": {".mkv"}}
+CODEC_ALPHA = {"h264": False, "prores4444": True, "ffv1": True, "png": True}
+BT709 = 1
+
+
+def check_output_format(path: Path, codec: str) -> None:
+    """Raise FormatError when the output name does not suit the codec."""
+    if codec == "png":
+        if path.suffix:
+            raise FormatError(f"--codec png writes a folder of frames; give a folder name without extension, not {path.name}")
+        return
+    allowed = CONTAINERS[codec]
+    if path.suffix.lower() not in allowed:
+        raise FormatError(f"--codec {codec} cannot be written to '{path.suffix or 'no extension'}'; "
+                          f"use {' or '.join(sorted(allowed))}")
+
+
+class AudioPassthrough:
+    """Copies the input's first audio stream packet by packet, interleaved with the video by time."""
+
+    def __init__(self, source: Path, output: av.container.OutputContainer):
+        self._input = av.open(str(source))
+        in_stream = self._input.streams.audio[0]
+        self._stream = output.add_stream_from_template(in_stream)
+        self._tb = in_stream.time_base
+        self._packets = self._input.demux(in_stream)
+        self._pending: av.Packet | None = None
+        self._output = output
+
+    def mux_until(self, seconds: float | None) -> None:
+        """Mux every audio packet that starts before `seconds` (all remaining when None)."""
+        while True:
+            if self._pending is None:
+                packet = next(self._packets, None)
+                if packet is None:
+                    return
+                if packet.dts is None or packet.size == 0:
+                    continue
+                self._pending = packet
+            start = float(self._pending.pts * self._tb) if self._pending.pts is not None else 0.0
+            if seconds is not None and start > seconds:
+                return
+            self._pending.stream = self._stream
+            self._output.mux(self._pending)
+            self._pending = None
+
+    def close(self) -> None:
+        self._input.close()
+
+
+class VideoSink:
+    """Writes RGB/RGBA uint8 frames with given timestamps. Use as a context manager or call close()."""
+
+    def __init__(self, path: Path, codec: str, width: int, height: int, fps: Fraction, time_base: Fraction,
+                 audio_from: Path | None = None, crf: int = 18, preset: str = "veryfast"):
+        self.path, self.codec = Path(path), codec
+        self.alpha = CODEC_ALPHA[codec]
+        self.count = 0
+        self._audio = None
+        self._container = None
+        if codec == "png":
+            self.path.mkdir(parents=True, exist_ok=True)
+            return
+        fmt = {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4"}[self.path.suffix.lower()]
+        self._container = av.open(str(self.path), "w", format=fmt)
+        stream = self._container.add_stream(_ENCODERS[codec], rate=fps)
+        stream.width, stream.height = width, height
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
+        if codec == "h264":
+            odd = width % 2 or height % 2
+            stream.pix_fmt = "yuv444p" if odd else "yuv420p"  # 4:2:0 needs even sizes
+            stream.options = {"crf": str(crf), "preset": preset}
+            cc = stream.codec_context
+            cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = BT709, BT709, BT709, 1
+        elif codec == "prores4444":
+            stream.pix_fmt = "yuva444p10le"
+            stream.options = {"profile": "4"}
+        else:
+            stream.pix_fmt = "bgra"
+        self._stream = stream
+        self._time_base = time_base
+        if audio_from is not None:
+            self._audio = AudioPassthrough(audio_from, self._container)
+
+    def write(self, frames: np.ndarray, pts: list[int]) -> None:
+        """Write a chunk `[T, H, W, 3|4]` (or `[T, H, W]` grey, PNG only) with one timestamp (input time base) per frame."""
+        for frame, ts in zip(frames, pts):
+            if self.codec == "png":
+                if frame.ndim == 3:
+                    frame = cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA if frame.shape[-1] == 4 else cv2.COLOR_RGB2BGR)
+                cv2.imwrite(str(self.path / f"{self.count:05d}.png"), frame, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            else:
+                self._encode(frame, ts)
+            self.count += 1
+
+    def _encode(self, frame: np.ndarray, ts: int) -> None:
+        rgba = frame.shape[-1] == 4
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgba" if rgba else "rgb24")
+        if self.codec == "h264":
+            vf = vf.reformat(format=self._stream.pix_fmt, src_colorspace=BT709, dst_colorspace=BT709,
+                             dst_color_range=1)
+        else:
+            vf = vf.reformat(format=self._stream.pix_fmt, dst_colorspace=BT709 if self.codec == "prores4444" else None)
+        vf.pts = ts
+        vf.time_base = self._time_base
+        for packet in self._stream.encode(vf):
+            self._container.mux(packet)
+        if self._audio is not None:
+            self._audio.mux_until(float(ts * self._time_base))
+
+    def close(self) -> None:
+        if self._container is None:
+            return
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            if self._audio is not None:
+                self._audio.mux_until(None)
+        finally:
+            if self._audio is not None:
+                self._audio.close()
+            self._container.close()
+            self._container = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_ENCODERS = {"h264": "libx264", "prores4444": "prores_ks", "ffv1": "ffv1"}

@@ -1,0 +1,165 @@
+"""Run one Shot: check every input before any work, drive an engine, write outputs atomically, keep a record.
+
+Nothing appears at the output path until the render has finished: video, layers and sidecars
+(`NAME.shot.json`, `NAME.camera.json`, `NAME.record.json`) are written under temporary names and renamed
+at the end; Ctrl-C or a crash removes them.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import OutputError, ReferenceImageError, RenderInterrupted
+from .io.atomic import atomic_path, check_writable, write_text_atomic
+from .io.images import fit_cover, load_reference
+from .io.video import VideoInfo, probe
+from .io.writer import VideoSink, check_output_format
+from .progress import Progress, Silent
+from .shot import Shot, default_anchors
+
+
+@dataclass
+class Job:
+    shot: Shot
+    info: VideoInfo  # the foreground
+    refs: list[np.ndarray]  # references fitted to the frame size, in anchor order
+    anchors: list[int]  # frame index of each reference, increasing
+    ref_paths: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> Path:
+        return Path(self.shot.output.path)
+
+    def sidecar(self, kind: str) -> Path:
+        out = self.output
+        return out.with_name(f"{out.stem if out.suffix else out.name}.{kind}.json")
+
+
+def prepare_job(shot: Shot) -> Job:
+    """Validate the shot against its files; raises a named error before anything is written."""
+    shot.validate()
+    info = probe(shot.foreground.path, fps=shot.foreground.fps, role="foreground")
+    _check_output(shot, info)
+    n = info.n_frames
+    if any(r.anchor is not None for r in shot.references):
+        anchors = [r.anchor.resolve(n, info.fps, f"references[{i}].anchor") for i, r in enumerate(shot.references)]
+    else:
+        if n < len(shot.references):
+            raise ReferenceImageError(f"{len(shot.references)} references but the clip has only {n} frame(s); "
+                                      "give fewer references")
+        anchors = default_anchors(len(shot.references), n)
+    if len(set(anchors)) != len(anchors):
+        dup = next(a for a in anchors if anchors.count(a) > 1)
+        raise ReferenceImageError(f"two references are anchored at frame {dup}; give each its own anchor")
+    order = sorted(range(len(anchors)), key=anchors.__getitem__)
+    size = (info.width, info.height)
+    refs = [fit_cover(load_reference(shot.references[i].path), size) for i in order]
+    return Job(shot, info, refs, [anchors[i] for i in order], [shot.references[i].path for i in order])
+
+
+def _check_output(shot: Shot, info: VideoInfo) -> None:
+    out = Path(shot.output.path)
+    check_output_format(out, shot.output.codec)
+    inputs = [shot.foreground.path, shot.matte.path, shot.camera.path] + [r.path for r in shot.references]
+    resolved = out.resolve()
+    for p in filter(None, inputs):
+        if Path(p).resolve() == resolved:
+            raise OutputError(f"output {out} is also an input; choose another output path")
+    check_writable(out, shot.output.overwrite)
+    if shot.output.layers:
+        layers = Path(shot.output.layers)
+        if layers.resolve() == resolved:
+            raise OutputError("--layers must be a folder other than the output")
+        check_writable(layers, shot.output.overwrite)
+
+
+def run_job(job: Job, progress: Progress | None = None) -> dict:
+    """Render `job` with its engine and write every output; returns the render record."""
+    from .engines import make_engine
+
+    progress = progress or Silent()
+    shot, info = job.shot, job.info
+    started = time.perf_counter()
+    engine = make_engine(shot.stages.engine, job)
+    with ExitStack() as stack:
+        try:
+            engine.prepare(progress)
+            video_tmp = stack.enter_context(atomic_path(job.output))
+            audio = Path(info.path) if (shot.output.audio and info.has_audio and info.kind == "video") else None
+            if audio is not None and shot.output.codec == "png":
+                job.warnings.append("a PNG sequence carries no audio; the input's audio was not written")
+                audio = None
+            sink = stack.enter_context(VideoSink(video_tmp, shot.output.codec, info.width, info.height, info.fps,
+                                                 info.time_base, audio_from=audio, crf=shot.output.crf,
+                                                 preset=shot.output.preset))
+            layers = _open_layers(stack, job) if shot.output.layers else None
+            render_start = time.perf_counter()
+            index = 0
+            for chunk in engine.chunks(progress, layers=layers is not None):
+                pts = info.pts[index:index + len(chunk.composite)]
+                frames = np.concatenate([chunk.composite, chunk.alpha[..., None]], -1) if sink.alpha else chunk.composite
+                sink.write(frames, pts)
+                if layers is not None:
+                    layers["foreground"].write(chunk.foreground, pts)
+                    layers["alpha"].write(chunk.alpha, pts)
+                    layers["background"].write(chunk.plate, pts)
+                index += len(chunk.composite)
+            render_s = time.perf_counter() - render_start
+            record = _record(job, engine, index, time.perf_counter() - started, render_s)
+            _write_sidecars(job, engine, record)
+        except KeyboardInterrupt:
+            raise RenderInterrupted("interrupted; nothing was written at the output path") from None
+        finally:
+            progress.close()
+    return record
+
+
+def _open_layers(stack: ExitStack, job: Job) -> dict[str, VideoSink]:
+    folder = stack.enter_context(atomic_path(Path(job.shot.output.layers)))
+    folder.mkdir(parents=True)
+    info = job.info
+    return {name: stack.enter_context(VideoSink(folder / name, "png", info.width, info.height, info.fps, info.time_base))
+            for name in ("foreground", "alpha", "background")}
+
+
+def _record(job: Job, engine, frames: int, total_s: float, render_s: float) -> dict:
+    import av
+    import cv2
+
+    shot = job.shot
+    return {
+        "paistudio": __version__,
+        "output": {"path": str(job.output), "codec": shot.output.codec, "frames": frames,
+                   "layers": shot.output.layers},
+        "inputs": {"foreground": job.info.describe(),
+                   "references": [{"path": p, "anchor_frame": a} for p, a in zip(job.ref_paths, job.anchors)]},
+        "settings": shot.to_dict(),
+        "engine": engine.report(),
+        "timings": {"total_s": round(total_s, 3), "render_s": round(render_s, 3),
+                    "render_fps": round(frames / render_s, 2) if render_s > 0 else None},
+        "camera_path": str(job.sidecar("camera")),
+        "warnings": job.warnings,
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "av": av.__version__,
+                     "opencv": cv2.__version__},
+    }
+
+
+def _write_sidecars(job: Job, engine, record: dict) -> None:
+    from .comp.track import save_path
+
+    camera = getattr(engine, "camera", None)
+    if camera is not None:
+        with atomic_path(job.sidecar("camera")) as tmp:
+            save_path(tmp, camera.homographies, {"source": camera.source, "width": job.info.width,
+                                                 "height": job.info.height})
+    job.shot.save(job.sidecar("shot"))
+    write_text_atomic(job.sidecar("record"), json.dumps(record, indent=2, default=str) + "\n")

@@ -1,0 +1,134 @@
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from paistudio.errors import FormatError, InputError, ReferenceImageError
+from paistudio.io.images import fit_cover, load_reference
+from paistudio.io.video import probe, read_chunks
+from tests.media import write_image, write_sequence, write_video
+
+
+def _frames(n=10, w=64, h=48):
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    return [np.roll(base, i, axis=1) for i in range(n)]
+
+
+def test_probe_video_exact_rate_count_and_timestamps(tmp_path):
+    path = write_video(tmp_path / "a.mp4", _frames(12), fps=Fraction(24000, 1001))
+    info = probe(path)
+    assert (info.width, info.height, info.n_frames) == (64, 48, 12)
+    assert info.fps == Fraction(24000, 1001)
+    times = [p * info.time_base for p in info.pts]
+    assert times == [Fraction(1001, 24000) * i for i in range(12)]
+    chunks = list(read_chunks(info, chunk=5))
+    assert [len(c) for c in chunks] == [5, 5, 2]
+    assert chunks[0].shape == (5, 48, 64, 3) and chunks[0].dtype == np.uint8
+
+
+def test_probe_sequence_natural_order_and_rgba(tmp_path):
+    frames = [np.dstack([f, np.full(f.shape[:2], 200, np.uint8)]) for f in _frames(11)]
+    folder = write_sequence(tmp_path / "seq", frames)
+    (folder / "00010.png").rename(folder / "frame10.png")  # natural sort must still put it last
+    info = probe(folder, fps=Fraction(25))
+    assert info.kind == "sequence" and info.has_alpha and info.n_frames == 11 and info.fps == 25
+    data = np.concatenate(list(read_chunks(info)))
+    assert data.shape == (11, 48, 64, 4)
+    np.testing.assert_array_equal(data[10], frames[10])
+
+
+def test_missing_input(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        probe(tmp_path / "nope.mp4")
+
+
+def test_image_where_video_expected(tmp_path):
+    img = write_image(tmp_path / "still.png", _frames(1)[0])
+    with pytest.raises(InputError, match="single image"):
+        probe(img)
+
+
+def test_corrupt_video(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
+    with pytest.raises(InputError, match="corrupt or truncated|cannot be opened"):
+        probe(bad)
+
+
+def test_truncated_video(tmp_path):
+    path = write_video(tmp_path / "a.mp4", _frames(30))
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # moov atom (at the end) is lost
+    with pytest.raises(InputError):
+        probe(cut)
+
+
+def test_zero_frame_video(tmp_path):
+    path = tmp_path / "empty.mkv"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        out.start_encoding()  # header only, no frames
+    assert path.stat().st_size > 0
+    with pytest.raises(InputError, match="zero frames|cannot be opened|no video"):
+        probe(path)
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no images"):
+        probe(tmp_path / "empty")
+
+
+def test_sequence_with_mixed_sizes(tmp_path):
+    folder = write_sequence(tmp_path / "seq", _frames(3))
+    write_image(folder / "00003.png", np.zeros((10, 10, 3), np.uint8))
+    info = probe(folder)
+    with pytest.raises(FormatError, match="one size"):
+        list(read_chunks(info))
+
+
+def test_reference_exif_orientation(tmp_path):
+    from PIL import Image
+    arr = np.zeros((20, 40, 3), np.uint8)
+    arr[:, :20] = 255  # left half white
+    im = Image.fromarray(arr)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    im.save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=95)
+    ref = load_reference(tmp_path / "r.jpg")
+    assert ref.shape == (40, 20, 3)
+    assert ref[:15].mean() > 200 and ref[25:].mean() < 50  # the white half is now on top
+
+
+def test_reference_16bit_png(tmp_path):
+    import cv2
+    arr = np.full((8, 8), 65535, np.uint16)
+    cv2.imwrite(str(tmp_path / "r16.png"), arr)
+    ref = load_reference(tmp_path / "r16.png")
+    assert ref.shape == (8, 8, 3) and ref.min() == 255
+
+
+def test_reference_errors(tmp_path):
+    with pytest.raises(ReferenceImageError, match="does not exist"):
+        load_reference(tmp_path / "none.jpg")
+    (tmp_path / "junk.jpg").write_bytes(b"not an image")
+    with pytest.raises(ReferenceImageError, match="cannot be read"):
+        load_reference(tmp_path / "junk.jpg")
+    write_image(tmp_path / "big.png", np.zeros((100, 100, 3), np.uint8))
+    with pytest.raises(ReferenceImageError, match="over the"):
+        load_reference(tmp_path / "big.png", max_pixels=5000)
+
+
+def test_fit_cover_crops_the_centre():
+    wide = np.zeros((100, 400, 3), np.uint8)
+    wide[:, 150:250] = 255
+    out = fit_cover(wide, (100, 100))
+    assert out.shape == (100, 100, 3) and out.min() == 255  # the centre band fills the frame
+    tall = np.zeros((400, 100, 3), np.uint8)
+    tall[:100] = 255
+    out = fit_cover(tall, (200, 100))
+    assert out.shape == (100, 200, 3) and out.max() == 0  # the top (white) part is cropped away

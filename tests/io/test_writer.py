@@ -1,0 +1,99 @@
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from paistudio.errors import FormatError, OutputError
+from paistudio.io.atomic import atomic_path, check_writable
+from paistudio.io.video import probe, read_chunks
+from paistudio.io.writer import VideoSink, check_output_format
+from tests.media import write_video
+
+
+def _smooth_frames(n, w=64, h=48):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([np.dstack([(xx * 4 + i * 3) % 256, yy * 5 % 256, np.full((h, w), 90)]).astype(np.uint8)
+                     for i in range(n)])
+
+
+@pytest.mark.parametrize("codec, name, alpha_kept", [
+    ("h264", "o.mp4", False), ("prores4444", "o.mov", True), ("ffv1", "o.mkv", True), ("png", "o", True)])
+def test_sink_formats_keep_count_and_alpha(tmp_path, codec, name, alpha_kept):
+    frames = _smooth_frames(6)
+    alpha = np.full(frames.shape[:3] + (1,), 128, np.uint8)
+    rgba = np.concatenate([frames, alpha], -1)
+    fps = Fraction(24000, 1001)
+    with VideoSink(tmp_path / name, codec, 64, 48, fps, 1 / fps) as sink:
+        sink.write(rgba if sink.alpha else frames, list(range(6)))
+    info = probe(tmp_path / name, fps=fps)
+    assert info.n_frames == 6 and info.has_alpha == alpha_kept
+    back = np.concatenate(list(read_chunks(info)))
+    err = np.abs(back[..., :3].astype(int) - frames.astype(int)).mean()
+    assert err < (4.0 if codec == "h264" else 1.0), err  # 4:2:0 chroma on sharp synthetic edges
+    if alpha_kept:
+        assert abs(int(np.median(back[..., 3])) - 128) <= 1
+
+
+def test_h264_is_tagged_bt709_and_keeps_ntsc_timestamps(tmp_path):
+    fps = Fraction(24000, 1001)
+    with VideoSink(tmp_path / "o.mp4", "h264", 64, 48, fps, 1 / fps) as sink:
+        sink.write(_smooth_frames(10), list(range(10)))
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        s = c.streams.video[0]
+        assert s.average_rate == fps
+        assert (s.codec_context.color_primaries, s.codec_context.color_trc, s.codec_context.colorspace) == (1, 1, 1)
+        assert s.codec_context.pix_fmt == "yuv420p"
+        times = [f.pts * s.time_base for f in c.decode(s)]
+    assert times == [i / fps for i in range(10)]
+
+
+def test_h264_colours_survive_a_round_trip(tmp_path):
+    """The BT.709 matrix used to encode is the one used to decode: saturated flat colours come back."""
+    colours = [(200, 40, 90), (30, 180, 60), (20, 60, 220), (240, 240, 240)]
+    frames = np.stack([np.full((48, 64, 3), c, np.uint8) for c in colours])
+    with VideoSink(tmp_path / "o.mp4", "h264", 64, 48, Fraction(24), Fraction(1, 24), crf=0) as sink:
+        sink.write(frames, list(range(len(colours))))
+    back = np.concatenate(list(read_chunks(probe(tmp_path / "o.mp4"))))
+    assert np.abs(back[:, 24, 32].astype(int) - np.array(colours)).max() <= 2
+
+
+def test_audio_passthrough(tmp_path):
+    src = write_video(tmp_path / "in.mp4", _smooth_frames(24), fps=Fraction(24), audio_hz=48000)
+    info = probe(src)
+    assert info.has_audio
+    with VideoSink(tmp_path / "o.mp4", "h264", 64, 48, info.fps, info.time_base, audio_from=src) as sink:
+        for chunk, start in zip(read_chunks(info, chunk=8), range(0, 24, 8)):
+            sink.write(chunk, info.pts[start:start + len(chunk)])
+    with av.open(str(src)) as a, av.open(str(tmp_path / "o.mp4")) as b:
+        pa = [(p.pts, bytes(p)) for p in a.demux(a.streams.audio[0]) if p.size]
+        pb = [(p.pts, bytes(p)) for p in b.demux(b.streams.audio[0]) if p.size]
+    assert pa == pb and len(pa) > 40  # every audio packet copied bit for bit
+
+
+def test_output_name_must_fit_codec(tmp_path):
+    with pytest.raises(FormatError, match="use .mov"):
+        check_output_format(tmp_path / "o.mp4", "prores4444")
+    with pytest.raises(FormatError, match="folder"):
+        check_output_format(tmp_path / "o.png", "png")
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"done")
+    assert target.read_bytes() == b"done" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_check_writable(tmp_path):
+    (tmp_path / "exists.mp4").write_bytes(b"x")
+    with pytest.raises(OutputError, match="--overwrite"):
+        check_writable(tmp_path / "exists.mp4", overwrite=False)
+    check_writable(tmp_path / "exists.mp4", overwrite=True)
+    with pytest.raises(OutputError, match="does not exist"):
+        check_writable(tmp_path / "no" / "dir.mp4", overwrite=False)
