@@ -106,24 +106,12 @@ def _fps(text: str | None) -> Fraction | None:
 
 
 def main() -> None:
+    """Entry point: usage errors are typer's (exit 2); our named errors become one line and their exit code."""
     try:
-        app(standalone_mode=False)
+        app()
     except PaiStudioError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("interrupted; nothing was written at the output path", err=True)
-        sys.exit(130)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors arrive here in non-standalone mode
-        import click
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(130)
-        raise
 
 
 if __name__ == "__main__":

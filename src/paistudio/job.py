@@ -19,6 +19,7 @@ import numpy as np
 from . import __version__
 from .errors import OutputError, ReferenceImageError, RenderInterrupted
 from .io.atomic import atomic_path, check_writable, write_text_atomic
+from .io.pipeline import BackgroundWriter
 from .io.images import fit_cover, load_reference
 from .io.video import VideoInfo, probe
 from .io.writer import VideoSink, check_output_format
@@ -103,16 +104,26 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
                                                  preset=shot.output.preset))
             layers = _open_layers(stack, job) if shot.output.layers else None
             render_start = time.perf_counter()
-            index = 0
-            for chunk in engine.chunks(progress, layers=layers is not None):
-                pts = info.pts[index:index + len(chunk.composite)]
+
+            def write(item):
+                chunk, pts = item
                 frames = np.concatenate([chunk.composite, chunk.alpha[..., None]], -1) if sink.alpha else chunk.composite
                 sink.write(frames, pts)
                 if layers is not None:
                     layers["foreground"].write(chunk.foreground, pts)
                     layers["alpha"].write(chunk.alpha, pts)
                     layers["background"].write(chunk.plate, pts)
-                index += len(chunk.composite)
+
+            writer = BackgroundWriter(write)
+            index = 0
+            try:
+                for chunk in engine.chunks(progress, layers=layers is not None):
+                    writer.put((chunk, info.pts[index:index + len(chunk.composite)]))
+                    index += len(chunk.composite)
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close()
             render_s = time.perf_counter() - render_start
             record = _record(job, engine, index, time.perf_counter() - started, render_s)
             _write_sidecars(job, engine, record)

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..io.pipeline import prefetch
 from ..io.video import read_chunks
 from ..progress import Progress
 from .analysis import Analysis, analyse
@@ -79,7 +80,7 @@ class CompositeEngine:
         backing = self.matte.backing
         progress.phase("render", info.n_frames)
         t = 0
-        for chunk in read_chunks(info):
+        for chunk in prefetch(read_chunks(info)):
             alphas = self.matte.alphas(chunk)
             out = np.empty(chunk.shape[:3] + (3,), np.uint8)
             plates = np.empty_like(out) if layers else None

@@ -1,0 +1,141 @@
+"""End-to-end throughput and memory of `paistudio replace` against an ffmpeg keying graph, in one run.
+
+    python benchmarks/throughput.py [--sizes 1080p 4k] [--seconds 10] [--long-seconds 60] [--workdir DIR]
+
+For each size it synthesises a green-screen clip with tracking crosses and a camera pan + push-in
+(H.264, 24 fps), then times, on the same input and the same H.264 settings (preset veryfast, crf 18):
+- ours: decode → analysis (camera tracking, light statistics) → composite → encode (`--camera auto`, 1 reference);
+- ffmpeg: the same machine's `colorkey,despill` + `overlay` onto a still (static background) filter graph,
+  run with the imageio-ffmpeg binary.
+It prints a table with fps and the ratio ours/ffmpeg, then the peak resident memory of ours for a short
+and a long 1080p clip (each render in its own process, measured by the kernel's rusage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.media import (GREEN_BACKING, backing_plate, camera_path, centred_crop, figure,  # noqa: E402
+                         textured_background, view)
+
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
+FPS = 24
+PRESET, CRF = "veryfast", 18
+
+
+def make_clip(path: Path, width: int, height: int, seconds: float) -> Path:
+    """A green-screen clip: a figure walking across a marker-covered screen seen by a panning, zooming camera."""
+    if path.exists():
+        return path
+    n = int(round(seconds * FPS))
+    screen = backing_plate(width // 2, height // 2, GREEN_BACKING, markers=True, seed=3)
+    screen = cv2.resize(screen, (screen.shape[1] * 2, screen.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+    to0 = centred_crop(screen.shape[1], screen.shape[0], width, height)
+    path_h = camera_path(n, width, height, pan=0.2, zoom=1.1)
+    fg, alpha = figure(width // 4, height // 4, 0.5, soft=1.0)
+    fg = cv2.resize(fg, (width, height), interpolation=cv2.INTER_LINEAR)
+    alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+    tmp = path.with_suffix(".partial.mp4")
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "16"}
+        for t in range(n):
+            shift = np.float32([[1, 0, (t / n - 0.5) * width * 0.3], [0, 1, 0]])
+            a = cv2.warpAffine(alpha, shift, (width, height))
+            f = cv2.warpAffine(fg, shift, (width, height))
+            bg = view(screen, to0, path_h[t], (width, height))
+            frame = (f * a[..., None] + bg * (1 - a[..., None])).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    tmp.rename(path)
+    return path
+
+
+def run_ours(clip: Path, ref: Path, out: Path) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one `paistudio replace` in a fresh process."""
+    cmd = [sys.executable, "-m", "paistudio.cli", "replace", str(clip), "--ref", str(ref), "-o", str(out),
+           "--overwrite", "--quiet", "--preset", PRESET, "--crf", str(CRF)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"paistudio failed: {proc.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss
+
+
+def run_ffmpeg(clip: Path, ref: Path, out: Path) -> float:
+    import imageio_ffmpeg
+    r, g, b = GREEN_BACKING
+    graph = (f"[1:v]loop=loop=-1:size=1:start=0,scale=iw:ih[bg];"
+             f"[0:v]colorkey=0x{r:02X}{g:02X}{b:02X}:0.25:0.08,despill=type=green[fg];"
+             f"[bg][fg]overlay=shortest=1:format=auto[v]")
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(clip), "-i", str(ref),
+           "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF),
+           "-pix_fmt", "yuv420p", str(out)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - start
+
+
+def frames_of(clip: Path) -> int:
+    with av.open(str(clip)) as c:
+        return sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["1080p", "4k"], choices=sorted(SIZES))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--long-seconds", type=float, default=60.0)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paistudio-bench")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    print(f"machine: {os.cpu_count()} cores; H.264 preset {PRESET}, crf {CRF}; clips {args.seconds:g} s at {FPS} fps\n")
+    print("| size | frames | ours fps | ffmpeg colorkey+despill+overlay fps | ratio ours/ffmpeg | ours peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for name in args.sizes:
+        w, h = SIZES[name]
+        clip = make_clip(args.workdir / f"gs_{name}_{args.seconds:g}s.mp4", w, h, args.seconds)
+        ref = args.workdir / f"bg_{name}.png"
+        if not ref.exists():
+            cv2.imwrite(str(ref), cv2.cvtColor(textured_background(w, h, seed=5), cv2.COLOR_RGB2BGR))
+        n = frames_of(clip)
+        ours_s, rss = run_ours(clip, ref, args.workdir / f"ours_{name}.mp4")
+        ff_s = run_ffmpeg(clip, ref, args.workdir / f"ffmpeg_{name}.mp4")
+        print(f"| {name} | {n} | {n / ours_s:.1f} | {n / ff_s:.1f} | {ff_s / ours_s:.2f} | {rss / 1024:.0f} MiB |")
+
+    print("\nMemory against clip length (1080p, ours):\n")
+    print("| clip | frames | peak RSS | fps |")
+    print("|---|---|---|---|")
+    w, h = SIZES["1080p"]
+    ref = args.workdir / "bg_1080p.png"
+    if not ref.exists():
+        cv2.imwrite(str(ref), cv2.cvtColor(textured_background(w, h, seed=5), cv2.COLOR_RGB2BGR))
+    for seconds in (args.seconds, args.long_seconds):
+        clip = make_clip(args.workdir / f"gs_1080p_{seconds:g}s.mp4", w, h, seconds)
+        n = frames_of(clip)
+        ours_s, rss = run_ours(clip, ref, args.workdir / "ours_mem.mp4")
+        print(f"| {seconds:g} s | {n} | {rss / 1024:.0f} MiB | {n / ours_s:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
