@@ -109,6 +109,8 @@ class Reference:
             head, tail = text.rsplit("@", 1)
             if _ANCHOR.match(tail.strip()):
                 return cls(head, Anchor.parse(tail, field_name))
+            if Path(head).is_file() and not Path(text).exists():
+                Anchor.parse(tail, field_name)  # raises: the name is a file, so the tail was meant as an anchor
         return cls(text, None)
 
 
