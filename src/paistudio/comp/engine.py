@@ -105,7 +105,7 @@ class CompositeEngine:
         if self.camera is not None:
             d["camera"] = {"source": self.camera.source, **self.camera.details}
         if self.gains is not None:
-            d["relight"] = {"gain_min": self.gains.min(axis=0).round(4).tolist(),
-                            "gain_max": self.gains.max(axis=0).round(4).tolist()}
+            g = self.gains.astype(np.float64)
+            d["relight"] = {"gain_min": g.min(axis=0).round(4).tolist(), "gain_max": g.max(axis=0).round(4).tolist()}
         return d
 

@@ -19,6 +19,7 @@ from .colour import gain_lut, luminance
 
 RING = 0.35  # the ring around the foreground's box extends this share of the box size on each side
 EPS = 1e-4
+MAX_WB = 0.15  # largest per-channel white-balance change (a colourful plate must not paint the subject)
 
 
 @dataclass
@@ -48,13 +49,14 @@ def frame_gains(s: LightSample, strength: float, max_stops: float) -> np.ndarray
     fg, plate = np.maximum(s.fg, EPS), np.maximum(s.plate, EPS)
     fg_y, plate_y = max(float(luminance(fg)), EPS), max(float(luminance(plate)), EPS)
     wb = ((plate / plate_y) / (fg / fg_y)) ** strength
+    wb = np.clip(wb, 1 - MAX_WB, 1 + MAX_WB)  # grey-world is a guess: never more than a tint
     wb /= float(luminance(wb * fg / fg_y))  # white balance keeps the foreground's luminance
     stops = np.clip(strength * np.log2(plate_y / fg_y), -max_stops, max_stops)
     return wb * 2.0 ** stops
 
 
-def plan_gains(samples: list[LightSample | None], strength: float = 0.5, sigma_frames: float = 6.0,
-               max_stops: float = 1.0) -> np.ndarray:
+def plan_gains(samples: list[LightSample | None], strength: float = 0.35, sigma_frames: float = 6.0,
+               max_stops: float = 0.5) -> np.ndarray:
     """Gains `[N, 3]` for every frame; frames without foreground are interpolated, all ones if none has any."""
     n = len(samples)
     logs = np.full((n, 3), np.nan)
