@@ -18,6 +18,7 @@ import numpy as np
 GREEN_BACKING = (40, 175, 60)
 BLUE_BACKING = (30, 70, 190)
 MARKER_GREEN = (20, 235, 40)  # more saturated than the backing: keys out, yet textured for tracking
+MARKER_BLUE = (15, 45, 245)
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
@@ -129,14 +130,15 @@ def backing_plate(width: int, height: int, colour=GREEN_BACKING, markers: bool =
     shade = cv2.resize(rng.uniform(0.92, 1.05, (3, 4)).astype(np.float32), (W, H), interpolation=cv2.INTER_CUBIC)
     plate *= shade[..., None]
     if markers:
+        marker = MARKER_BLUE if colour[2] > colour[1] else MARKER_GREEN
         step = max(24, min(width, height) // 6)
         arm = max(4, step // 5)
         for y in range(step // 2, H, step):
             for x in range(step // 2, W, step):
                 jx, jy = rng.integers(-step // 5, step // 5 + 1, 2)
                 p = (int(x + jx), int(y + jy))
-                cv2.line(plate, (p[0] - arm, p[1]), (p[0] + arm, p[1]), MARKER_GREEN, 2, cv2.LINE_AA)
-                cv2.line(plate, (p[0], p[1] - arm), (p[0], p[1] + arm), MARKER_GREEN, 2, cv2.LINE_AA)
+                cv2.line(plate, (p[0] - arm, p[1]), (p[0] + arm, p[1]), marker, 2, cv2.LINE_AA)
+                cv2.line(plate, (p[0], p[1] - arm), (p[0], p[1] + arm), marker, 2, cv2.LINE_AA)
     return np.clip(plate, 0, 255).astype(np.uint8)
 
 

@@ -34,7 +34,7 @@ class Backing:
 
 @dataclass(frozen=True)
 class KeySettings:
-    clip_black: float = 0.12  # raw alpha below this is screen: absorbs darker patches of an unevenly lit screen
+    clip_black: float = 0.25  # raw alpha below this is screen: absorbs darker patches of an unevenly lit screen
     clip_white: float = 0.85  # raw alpha above this is solid: absorbs light spill on the foreground
     min_dominance: int = 40  # sRGB levels a channel must exceed the others by to count as screen in detection
     min_share: float = 0.12  # share of sampled pixels that must be screen for a screen to be detected
@@ -99,7 +99,7 @@ def clean_matte(alpha: np.ndarray, min_area_frac: float = 2e-4, factor: int = 4,
     """
     h, w = alpha.shape
     small = cv2.resize(alpha, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    limit = max(1, int(min_area_frac * small.size))
+    limit = max(4, int(min_area_frac * small.size))  # at least a 2x2 low-res blob (8x8 px at full size)
     fixed = alpha
     passes = [(0, small > 16)] + ([(255, small < 240)] if fill_holes else [])
     for value, binary in passes:
@@ -107,7 +107,7 @@ def clean_matte(alpha: np.ndarray, min_area_frac: float = 2e-4, factor: int = 4,
         if n <= 1:
             continue
         areas = stats[1:, cv2.CC_STAT_AREA]
-        tiny = np.flatnonzero(areas < limit) + 1
+        tiny = np.flatnonzero(areas <= limit) + 1
         if value == 255:  # a hole is a non-foreground component that does not touch the border
             x, y, bw, bh = (stats[tiny, i] for i in range(4))
             tiny = tiny[(x > 0) & (y > 0) & (x + bw < small.shape[1]) & (y + bh < small.shape[0])]

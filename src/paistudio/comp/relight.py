@@ -19,7 +19,6 @@ from .colour import gain_lut, luminance
 
 RING = 0.35  # the ring around the foreground's box extends this share of the box size on each side
 EPS = 1e-4
-MAX_WB = 0.15  # largest per-channel white-balance change (a colourful plate must not paint the subject)
 
 
 @dataclass
@@ -44,25 +43,29 @@ class LightSample:
         return cls(np.asarray(fg_mean, np.float64), mean.astype(np.float64))
 
 
-def frame_gains(s: LightSample, strength: float, max_stops: float) -> np.ndarray:
+def frame_gains(s: LightSample, strength: float, max_stops: float, max_tint: float = 0.15) -> np.ndarray:
     """Linear per-channel gains for one frame: partial white-balance and exposure match."""
     fg, plate = np.maximum(s.fg, EPS), np.maximum(s.plate, EPS)
     fg_y, plate_y = max(float(luminance(fg)), EPS), max(float(luminance(plate)), EPS)
     wb = ((plate / plate_y) / (fg / fg_y)) ** strength
-    wb = np.clip(wb, 1 - MAX_WB, 1 + MAX_WB)  # grey-world is a guess: never more than a tint
+    wb = np.clip(wb, 1 - max_tint, 1 + max_tint)  # grey-world is a guess: never more than a tint
     wb /= float(luminance(wb * fg / fg_y))  # white balance keeps the foreground's luminance
     stops = np.clip(strength * np.log2(plate_y / fg_y), -max_stops, max_stops)
     return wb * 2.0 ** stops
 
 
 def plan_gains(samples: list[LightSample | None], strength: float = 0.35, sigma_frames: float = 6.0,
-               max_stops: float = 0.5) -> np.ndarray:
-    """Gains `[N, 3]` for every frame; frames without foreground are interpolated, all ones if none has any."""
+               max_stops: float = 0.5, max_tint: float = 0.15) -> np.ndarray:
+    """Gains `[N, 3]` for every frame; frames without foreground are interpolated, all ones if none has any.
+
+    `max_tint` caps the per-channel white-balance change: grey-world is a guess, and a colourful plate
+    (a meadow, a sunset) must tint the subject, never paint it.
+    """
     n = len(samples)
     logs = np.full((n, 3), np.nan)
     for t, s in enumerate(samples):
         if s is not None:
-            logs[t] = np.log(frame_gains(s, strength, max_stops))
+            logs[t] = np.log(frame_gains(s, strength, max_stops, max_tint))
     have = np.isfinite(logs[:, 0])
     if not have.any():
         return np.ones((n, 3), np.float32)
