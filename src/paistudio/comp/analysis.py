@@ -13,13 +13,14 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..io.pipeline import prefetch
 from ..io.video import VideoInfo, read_chunks
 from ..progress import Progress
 from .colour import SRGB_TO_LINEAR
 from .matte import MatteSource
 from .track import BackingTracker, TrackResult, foreground_motion_sample
 
-ANALYSIS_WIDTH = 640  # tracking and light statistics run at this width (or the clip's, if smaller)
+ANALYSIS_WIDTH = 512  # tracking and light statistics run at this width (or the clip's, if smaller)
 OPAQUE = 230  # alpha above which a pixel counts as solid foreground for colour statistics
 
 
@@ -47,13 +48,12 @@ def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camer
     grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
     progress.phase("analyse", n)
     t = 0
-    for chunk in read_chunks(info):
+    matte = matte.restart(size=small)
+    for chunk in prefetch(read_chunks(info, size=small)):  # decoded straight to low res
         alphas = matte.alphas(chunk)
-        for frame, alpha in zip(chunk, alphas):
+        for rgb, a in zip(chunk[..., :3], alphas):
             if t >= n:
                 break
-            rgb = cv2.resize(np.ascontiguousarray(frame[..., :3]), small, interpolation=cv2.INTER_AREA)
-            a = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
             if tracker is not None:
                 background = cv2.bitwise_not(cv2.dilate((a > 8).astype(np.uint8) * 255, grow))
                 tracker.update(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), background)

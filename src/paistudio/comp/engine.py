@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
+import cv2
 import numpy as np
 
 from ..io.pipeline import prefetch
@@ -86,19 +87,35 @@ class CompositeEngine:
             plates = np.empty_like(out) if layers else None
             fgs = np.empty(chunk.shape[:3] + (4,), np.uint8) if layers else None
             for i in range(len(chunk)):
-                frame = np.ascontiguousarray(chunk[i, ..., :3])
-                alpha = alphas[i]
-                fg = unmix_foreground(frame, alpha, backing) if despill and backing is not None else frame
-                if self.gains is not None:
-                    fg = apply_gains(fg, self.gains[t])
                 plate = self.plate.frame(t)
-                out[i] = composite(fg, alpha, plate)
+                fg = self._frame(chunk[i], alphas[i], plate, out[i], t, despill, backing)
                 if layers:
                     plates[i] = plate
-                    fgs[i] = foreground_layer(fg, alpha)
+                    fgs[i] = foreground_layer(fg, alphas[i])
                 t += 1
             progress.advance(len(chunk))
             yield RenderedChunk(out, alphas, plates, fgs)
+
+    def _frame(self, frame, alpha, plate, out, t, despill, backing) -> np.ndarray:
+        """Composite one frame into `out`; returns the processed foreground (for the layers).
+
+        Work happens inside the matte's bounding box only: outside it the result is the plate.
+        """
+        frame = frame[..., :3]
+        out[:] = plate
+        x, y, w, h = cv2.boundingRect(alpha)
+        if w == 0:
+            return np.zeros_like(plate)
+        box = (slice(y, y + h), slice(x, x + w))
+        fg, a = np.ascontiguousarray(frame[box]), alpha[box]
+        if despill and backing is not None:
+            fg = unmix_foreground(fg, a, backing)
+        if self.gains is not None:
+            fg = apply_gains(fg, self.gains[t])
+        out[box] = composite(fg, a, plate[box])
+        full = np.zeros_like(plate)
+        full[box] = fg
+        return full
 
     def report(self) -> dict:
         d = {"engine": self.name, "matte": self.matte.describe() if self.matte else None, "timings": self.timings}

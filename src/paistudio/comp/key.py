@@ -80,10 +80,10 @@ class ChromaKeyer:
         self._offset = 255.0 * (1.0 - lo) / (hi - lo)
 
     def alpha(self, frame: np.ndarray) -> np.ndarray:
-        lin = cv2.LUT(frame, SRGB_TO_LINEAR16)  # [H, W, 3] uint16 linear
-        ch = cv2.split(lin)
-        others = cv2.max(ch[0], ch[2]) if self._c == 1 else cv2.max(ch[0], ch[1])
-        strength = cv2.subtract(ch[self._c], others)  # saturating: S clipped at 0
+        r, g, b = cv2.split(frame)
+        # max() commutes with the (monotonic) sRGB→linear table, so only two channels need converting
+        screen, others = (g, cv2.max(r, b)) if self._c == 1 else (b, cv2.max(r, g))
+        strength = cv2.subtract(cv2.LUT(screen, SRGB_TO_LINEAR16), cv2.LUT(others, SRGB_TO_LINEAR16))  # S ≥ 0
         strength = cv2.min(strength, self._s_zero)
         return cv2.convertScaleAbs(strength, alpha=self._scale, beta=self._offset)
 

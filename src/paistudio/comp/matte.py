@@ -35,6 +35,7 @@ class MatteSource:
             return np.stack([clean_matte(self.keyer.alpha(np.ascontiguousarray(f[..., :3]))) for f in chunk])
         return self._next_matte(len(chunk))
 
+
     def _next_matte(self, n: int) -> np.ndarray:
         parts, have = [], 0
         while have < n:
@@ -50,11 +51,11 @@ class MatteSource:
         m = np.concatenate(parts)
         return np.ascontiguousarray(m[..., 3] if m.shape[-1] == 4 else m[..., 0])
 
-    def restart(self) -> "MatteSource":
-        """A fresh copy for a second pass over the clip."""
+    def restart(self, size: tuple[int, int] | None = None) -> "MatteSource":
+        """A fresh copy for another pass over the clip (a matte file read at `size`, default full size)."""
         if self.mode != "file":
             return self
-        return MatteSource("file", self.backing, None, self.matte_info, _matte_chunks(self.matte_info))
+        return MatteSource("file", self.backing, None, self.matte_info, _matte_chunks(self.matte_info, size))
 
     def describe(self) -> dict:
         d = {"mode": self.mode}
@@ -65,8 +66,8 @@ class MatteSource:
         return d
 
 
-def _matte_chunks(info: VideoInfo) -> Iterator[np.ndarray]:
-    return read_chunks(info, chunk=8, alpha=info.has_alpha)
+def _matte_chunks(info: VideoInfo, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    return read_chunks(info, chunk=8, alpha=info.has_alpha, size=size)
 
 
 def open_matte(spec: MatteSpec, fg: VideoInfo, sample: np.ndarray) -> MatteSource:

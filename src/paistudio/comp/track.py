@@ -22,7 +22,7 @@ from ..errors import ShotError
 
 FORMAT = "paistudio.camera_path"
 CONVENTION = "H[t] maps frame-0 background pixels to frame t"
-MAX_FEATURES = 600  # corners detected per keyframe
+MAX_FEATURES = 300  # corners detected per keyframe (a homography needs far fewer; LK cost is linear in it)
 MIN_EIGEN = 2.5e-4  # absolute corner strength (cv2.cornerMinEigenVal, block 5): weaker is codec noise on a flat screen
 MIN_INLIERS = 15  # a frame whose estimate rests on fewer RANSAC inliers does not count as tracked
 RELIABLE_SHARE = 0.8  # share of frames that must be tracked for the whole path to be trusted

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Iterator
 
 import av
+import cv2
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from ..errors import FormatError, InputError
@@ -129,13 +131,23 @@ def _probe_sequence(folder: Path, fps: Fraction, role: str) -> VideoInfo:
     return info
 
 
-def read_chunks(info: VideoInfo, chunk: int = 8, alpha: bool | None = None) -> Iterator[np.ndarray]:
-    """Yield uint8 chunks `[T, H, W, 3]` (or `[..., 4]` when `alpha`, default: the source has alpha)."""
+def read_chunks(info: VideoInfo, chunk: int = 8, alpha: bool | None = None,
+                size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """Yield uint8 chunks `[T, H, W, 3]` (or `[..., 4]` when `alpha`, default: the source has alpha).
+
+    `size` = (w, h) delivers frames downscaled (area filter) — for a video, inside the colour conversion,
+    which is much cheaper than converting at full size and resizing.
+    """
     alpha = info.has_alpha if alpha is None else alpha
     if info.kind == "sequence":
-        yield from _read_sequence(info, chunk, alpha)
+        frames = _read_sequence(info, chunk, alpha)
+        if size is None:
+            yield from frames
+        else:
+            for c in frames:
+                yield np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in c])
     else:
-        yield from _read_video(info, chunk, alpha)
+        yield from _read_video(info, chunk, alpha, size)
 
 
 def _read_sequence(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndarray]:
@@ -156,7 +168,7 @@ def _read_sequence(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndar
         yield np.stack(buf)
 
 
-def _read_video(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndarray]:
+def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
     fmt = "rgba" if alpha else "rgb24"
     try:
         container = av.open(str(info.path))
@@ -165,10 +177,11 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndarray
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        scaler = VideoReformatter()  # reused: one threaded swscale context for the whole clip
         buf = []
         try:
             for frame in container.decode(stream):
-                buf.append(_to_rgb(frame, fmt))
+                buf.append(_to_rgb(frame, fmt, scaler, size))
                 if len(buf) == chunk:
                     yield np.stack(buf)
                     buf = []
@@ -180,13 +193,18 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndarray
         container.close()
 
 
-def _to_rgb(frame: av.VideoFrame, fmt: str) -> np.ndarray:
+def _to_rgb(frame: av.VideoFrame, fmt: str, scaler: VideoReformatter, size=None) -> np.ndarray:
     """RGB(A) with the frame's own matrix; untagged HD is taken as BT.709 and SD as BT.601 (what players do)."""
     cs = frame.colorspace
     if cs in (0, 2):  # RGB or unspecified
         cs = None if frame.format.name.startswith(("rgb", "bgr", "gbr", "argb", "abgr")) else (
             1 if frame.height >= 720 else 5)
-    return frame.to_ndarray(format=fmt, src_colorspace=cs, dst_colorspace=cs) if cs else frame.to_ndarray(format=fmt)
+    w, h = size if size is not None else (None, None)
+    interp = "AREA" if size is not None else None
+    if cs:
+        return scaler.reformat(frame, w, h, format=fmt, src_colorspace=cs, dst_colorspace=cs, interpolation=interp,
+                               threads=1).to_ndarray()
+    return scaler.reformat(frame, w, h, format=fmt, interpolation=interp, threads=1).to_ndarray()
 
 
 def _short(e: Exception) -> str:

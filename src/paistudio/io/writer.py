@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.reformatter import VideoReformatter
 import cv2
 import numpy as np
 
@@ -94,7 +95,7 @@ class VideoSink:
         if codec == "h264":
             odd = width % 2 or height % 2
             stream.pix_fmt = "yuv444p" if odd else "yuv420p"  # 4:2:0 needs even sizes
-            stream.options = {"crf": str(crf), "preset": preset}
+            stream.options = {"crf": str(crf), "preset": preset, "threads": "auto"}
             cc = stream.codec_context
             cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = BT709, BT709, BT709, 1
         elif codec == "prores4444":
@@ -104,6 +105,7 @@ class VideoSink:
             stream.pix_fmt = "bgra"
         self._stream = stream
         self._time_base = time_base
+        self._scaler = VideoReformatter()  # reused: keeps one threaded swscale context for the whole clip
         if audio_from is not None:
             self._audio = AudioPassthrough(audio_from, self._container)
 
@@ -122,10 +124,11 @@ class VideoSink:
         rgba = frame.shape[-1] == 4
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgba" if rgba else "rgb24")
         if self.codec == "h264":
-            vf = vf.reformat(format=self._stream.pix_fmt, src_colorspace=BT709, dst_colorspace=BT709,
-                             dst_color_range=1)
+            vf = self._scaler.reformat(vf, format=self._stream.pix_fmt, src_colorspace=BT709, dst_colorspace=BT709,
+                                       dst_color_range=1, threads=0)
         else:
-            vf = vf.reformat(format=self._stream.pix_fmt, dst_colorspace=BT709 if self.codec == "prores4444" else None)
+            vf = self._scaler.reformat(vf, format=self._stream.pix_fmt,
+                                       dst_colorspace=BT709 if self.codec == "prores4444" else None, threads=0)
         vf.pts = ts
         vf.time_base = self._time_base
         for packet in self._stream.encode(vf):
