@@ -178,7 +178,8 @@ def align_references(refs: list[np.ndarray], max_side: int = 1024) -> list[np.nd
 
     SIFT on grey copies resized to `max_side` on their long side (small images are upscaled: SIFT finds
     far more stable keypoints), Lowe's ratio test, RANSAC; a result needs >= 20 inliers that are at
-    least a quarter of the matches, and must be a plausible camera change (`_sane`).
+    least a quarter of the matches, and must be a plausible camera change (`_sane`). A reference that
+    shares too little with reference 0 (a long camera move) is chained through its predecessor.
     """
     if not refs:
         return []
@@ -192,24 +193,34 @@ def align_references(refs: list[np.ndarray], max_side: int = 1024) -> list[np.nd
         s = pixel_scale(small.shape[1] / w, small.shape[0] / h)
         feats.append((np.float32([k.pt for k in kp]).reshape(-1, 2), des, s, (w, h)))
     out: list[np.ndarray | None] = [np.eye(3)]
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    p0, d0, s0, _ = feats[0]
-    for pk, dk, sk, size in feats[1:]:
-        out.append(None)
-        if d0 is None or dk is None or len(d0) < 20 or len(dk) < 20:
-            continue
-        pairs = [m for m in matcher.knnMatch(d0, dk, k=2) if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]
-        if len(pairs) < 20:
-            continue
-        src = p0[[m[0].queryIdx for m in pairs]]
-        dst = pk[[m[0].trainIdx for m in pairs]]
-        hom, inl = cv2.findHomography(src, dst, cv2.RANSAC, 2.0 * max_side / 1024, maxIters=5000, confidence=0.999)
-        if hom is None or inl.sum() < max(20, 0.25 * len(pairs)):
-            continue
-        full = np.linalg.inv(sk) @ hom @ s0
-        if _sane(full, size):
-            out[-1] = full / full[2, 2]
+    for k in range(1, len(feats)):
+        direct = _match(feats[0], feats[k], max_side)
+        if direct is None and out[k - 1] is not None and k > 1:  # no overlap with ref 0: chain through ref k-1
+            step = _match(feats[k - 1], feats[k], max_side)
+            direct = None if step is None else step @ out[k - 1]
+            if direct is not None and not _sane(direct, feats[k][3]):
+                direct = None
+        out.append(None if direct is None else direct / direct[2, 2])
     return out
+
+
+def _match(a, b, max_side: int) -> np.ndarray | None:
+    """Homography from reference a to b (full-resolution pixels) or None."""
+    p0, d0, s0, _ = a
+    pk, dk, sk, size = b
+    if d0 is None or dk is None or len(d0) < 20 or len(dk) < 20:
+        return None
+    pairs = [m for m in cv2.BFMatcher(cv2.NORM_L2).knnMatch(d0, dk, k=2)
+             if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]
+    if len(pairs) < 20:
+        return None
+    src = p0[[m[0].queryIdx for m in pairs]]
+    dst = pk[[m[0].trainIdx for m in pairs]]
+    hom, inl = cv2.findHomography(src, dst, cv2.RANSAC, 2.0 * max_side / 1024, maxIters=5000, confidence=0.999)
+    if hom is None or inl.sum() < max(20, 0.25 * len(pairs)):
+        return None
+    full = np.linalg.inv(sk) @ hom @ s0
+    return full if _sane(full, size) else None
 
 
 def _corners(size: tuple[int, int]) -> np.ndarray:
