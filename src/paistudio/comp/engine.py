@@ -25,12 +25,25 @@ from .plate import PlateRenderer
 from .relight import LightSample, apply_gains, plan_gains
 
 
+KEY_BOX_MARGIN = 12  # analysis-resolution pixels added around the foreground box before keying at full size
+
+
 @dataclass
 class RenderedChunk:
     composite: np.ndarray  # [T, H, W, 3] uint8
     alpha: np.ndarray  # [T, H, W] uint8
     plate: np.ndarray | None  # [T, H, W, 3] uint8 (only when layers are asked for)
     foreground: np.ndarray | None  # [T, H, W, 4] uint8 straight-alpha RGBA (only with layers)
+
+
+class _Clock:
+    def __init__(self, into: dict):
+        self.into, self.t = into, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.into[name] = round(now - self.t, 3)
+        self.t = now
 
 
 class CompositeEngine:
@@ -47,21 +60,23 @@ class CompositeEngine:
 
     def prepare(self, progress: Progress) -> None:
         job, shot = self.job, self.job.shot
-        t0 = time.perf_counter()
+        clock = _Clock(self.timings)
         sample = next(read_chunks(job.info, chunk=8))
         self.matte = open_matte(shot.matte, job.info, sample)
         size = (job.info.width, job.info.height)
         track = shot.camera.mode == "auto"
-        need_analysis = track or shot.stages.relight
-        if need_analysis:
+        if track or shot.stages.relight:
             self.analysis = analyse(job.info, self.matte, progress, track_camera=track)
             self.matte = self.matte.restart()
+        clock.lap("analysis_s")
         self.camera = choose_camera(shot.camera, job.info.n_frames, size, self.analysis, job.refs, job.anchors)
         job.warnings.extend(self.camera.warnings)
+        clock.lap("camera_s")
         self.plate = PlateRenderer(job.refs, job.anchors, self.camera.homographies, size)
+        clock.lap("plate_setup_s")
         if shot.stages.relight and self.analysis is not None:
             self.gains = plan_gains(self._light_samples())
-        self.timings["prepare_s"] = time.perf_counter() - t0
+        clock.lap("relight_plan_s")
 
     def _light_samples(self) -> list[LightSample | None]:
         """Pair each frame's foreground colour with the plate's colour around it (both linear, low res)."""
@@ -81,8 +96,9 @@ class CompositeEngine:
         backing = self.matte.backing
         progress.phase("render", info.n_frames)
         t = 0
+        boxes = self._key_boxes()
         for chunk in prefetch(read_chunks(info)):
-            alphas = self.matte.alphas(chunk)
+            alphas = self.matte.alphas(chunk, None if boxes is None else boxes[t:t + len(chunk)])
             out = np.empty(chunk.shape[:3] + (3,), np.uint8)
             plates = np.empty_like(out) if layers else None
             fgs = np.empty(chunk.shape[:3] + (4,), np.uint8) if layers else None
@@ -95,6 +111,21 @@ class CompositeEngine:
                 t += 1
             progress.advance(len(chunk))
             yield RenderedChunk(out, alphas, plates, fgs)
+
+    def _key_boxes(self) -> np.ndarray | None:
+        """Full-resolution boxes around the foreground found by the analysis pass, with a safety margin."""
+        a = self.analysis
+        if a is None or self.matte.mode != "key":
+            return None
+        info = self.job.info
+        margin = KEY_BOX_MARGIN / a.scale
+        boxes = np.full_like(a.fg_box, -1)
+        found = a.fg_box[:, 0] >= 0
+        f = a.fg_box[found].astype(np.float64) / a.scale
+        boxes[found] = np.stack([np.maximum(0, f[:, 0] - margin), np.maximum(0, f[:, 1] - margin),
+                                 np.minimum(info.width, f[:, 2] + margin),
+                                 np.minimum(info.height, f[:, 3] + margin)], 1).astype(np.int32)
+        return boxes
 
     def _frame(self, frame, alpha, plate, out, t, despill, backing) -> np.ndarray:
         """Composite one frame into `out`; returns the processed foreground (for the layers).

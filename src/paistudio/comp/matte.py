@@ -27,14 +27,22 @@ class MatteSource:
     _matte_iter: Iterator[np.ndarray] | None = None
     _matte_buf: np.ndarray | None = None
 
-    def alphas(self, chunk: np.ndarray) -> np.ndarray:
-        """Alpha `[T, H, W]` uint8 for RGB(A) frames `[T, H, W, C]`; consumes a matte file in step."""
+    def alphas(self, chunk: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+        """Alpha `[T, H, W]` uint8 for RGB(A) frames `[T, H, W, C]`; consumes a matte file in step.
+
+        `boxes` `[T, 4]` (x0, y0, x1, y1; -1 = unknown) limit keying to where the analysis pass found the
+        foreground: alpha is 0 outside, and the key costs only the box's area.
+        """
         if self.mode == "alpha":
             return np.ascontiguousarray(chunk[..., 3])
-        if self.mode == "key":
-            return np.stack([clean_matte(self.keyer.alpha(np.ascontiguousarray(f[..., :3]))) for f in chunk])
-        return self._next_matte(len(chunk))
-
+        if self.mode == "file":
+            return self._next_matte(len(chunk))
+        out = np.zeros(chunk.shape[:3], np.uint8)
+        for i, f in enumerate(chunk):
+            x0, y0, x1, y1 = boxes[i] if boxes is not None and boxes[i][0] >= 0 else (0, 0, f.shape[1], f.shape[0])
+            if x1 > x0 and y1 > y0:
+                out[i, y0:y1, x0:x1] = clean_matte(self.keyer.alpha(np.ascontiguousarray(f[y0:y1, x0:x1, :3])))
+        return out
 
     def _next_matte(self, n: int) -> np.ndarray:
         parts, have = [], 0

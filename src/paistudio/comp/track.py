@@ -31,8 +31,8 @@ REKEY_ZOOM = 1.15  # ... or when the view has zoomed this much since it (LK wind
 FB_MAX = 0.7  # forward-backward error (low-res px) above which a track is dropped
 RANSAC_PX = 1.0  # inlier threshold (low-res px) for frame homographies
 MAX_TRUST = 0.9  # largest share of a segment's progress profile the foreground motion may decide
-_LK = dict(winSize=(21, 21), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
-_LK_REFINE = dict(winSize=(21, 21), maxLevel=1, flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+_LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+_LK_REFINE = dict(winSize=(15, 15), maxLevel=1, flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
                   criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
 
 
