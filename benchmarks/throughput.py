@@ -3,11 +3,11 @@
     python benchmarks/throughput.py [--sizes 1080p 4k] [--seconds 10] [--long-seconds 60] [--workdir DIR]
 
 For each size it synthesises a green-screen clip with tracking crosses and a camera pan + push-in
-(H.264, 24 fps), then times, on the same input and the same H.264 settings (preset veryfast, crf 18):
+(H.264, 24 fps), then times, on the same input and the same H.264 settings (crf 18, same preset):
 - ours: decode → analysis (camera tracking, light statistics) → composite → encode (`--camera auto`, 1 reference);
 - ffmpeg: the same machine's `colorkey,despill` + `overlay` onto a still (static background) filter graph,
   run with the imageio-ffmpeg binary.
-It prints a table with fps and the ratio ours/ffmpeg, then the peak resident memory of ours for a short
+Each x264 preset in `--presets` is run on both sides. It prints a table with fps and the ratio ours/ffmpeg, then the peak resident memory of ours for a short
 and a long 1080p clip (each render in its own process, measured by the kernel's rusage).
 """
 
@@ -34,7 +34,7 @@ from tests.media import (GREEN_BACKING, backing_plate, camera_path, centred_crop
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 FPS = 24
-PRESET, CRF = "veryfast", 18
+CRF = 18
 
 
 def make_clip(path: Path, width: int, height: int, seconds: float) -> Path:
@@ -68,10 +68,10 @@ def make_clip(path: Path, width: int, height: int, seconds: float) -> Path:
     return path
 
 
-def run_ours(clip: Path, ref: Path, out: Path) -> tuple[float, int]:
+def run_ours(clip: Path, ref: Path, out: Path, preset: str) -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one `paistudio replace` in a fresh process."""
     cmd = [sys.executable, "-m", "paistudio.cli", "replace", str(clip), "--ref", str(ref), "-o", str(out),
-           "--overwrite", "--quiet", "--preset", PRESET, "--crf", str(CRF)]
+           "--overwrite", "--quiet", "--preset", preset, "--crf", str(CRF)]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -81,14 +81,14 @@ def run_ours(clip: Path, ref: Path, out: Path) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
-def run_ffmpeg(clip: Path, ref: Path, out: Path) -> float:
+def run_ffmpeg(clip: Path, ref: Path, out: Path, preset: str) -> float:
     import imageio_ffmpeg
     r, g, b = GREEN_BACKING
     graph = (f"[1:v]loop=loop=-1:size=1:start=0,scale=iw:ih[bg];"
              f"[0:v]colorkey=0x{r:02X}{g:02X}{b:02X}:0.25:0.08,despill=type=green[fg];"
              f"[bg][fg]overlay=shortest=1:format=auto[v]")
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(clip), "-i", str(ref),
-           "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF),
+           "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", preset, "-crf", str(CRF),
            "-pix_fmt", "yuv420p", str(out)]
     start = time.perf_counter()
     subprocess.run(cmd, check=True)
@@ -105,13 +105,15 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["1080p", "4k"], choices=sorted(SIZES))
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--long-seconds", type=float, default=60.0)
+    parser.add_argument("--presets", nargs="+", default=["veryfast", "ultrafast"],
+                        help="x264 presets to compare at (the same for both sides); the first is used for memory")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paistudio-bench")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    print(f"machine: {os.cpu_count()} cores; H.264 preset {PRESET}, crf {CRF}; clips {args.seconds:g} s at {FPS} fps\n")
-    print("| size | frames | ours fps | ffmpeg colorkey+despill+overlay fps | ratio ours/ffmpeg | ours peak RSS |")
-    print("|---|---|---|---|---|---|")
+    print(f"machine: {os.cpu_count()} cores; H.264 crf {CRF}, same preset both sides; clips {args.seconds:g} s at {FPS} fps\n")
+    print("| size | x264 preset | frames | ours fps | ffmpeg colorkey+despill+overlay fps | ratio ours/ffmpeg | ours peak RSS |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.sizes:
         w, h = SIZES[name]
         clip = make_clip(args.workdir / f"gs_{name}_{args.seconds:g}s.mp4", w, h, args.seconds)
@@ -119,11 +121,13 @@ def main() -> None:
         if not ref.exists():
             cv2.imwrite(str(ref), cv2.cvtColor(textured_background(w, h, seed=5), cv2.COLOR_RGB2BGR))
         n = frames_of(clip)
-        ours_s, rss = run_ours(clip, ref, args.workdir / f"ours_{name}.mp4")
-        ff_s = run_ffmpeg(clip, ref, args.workdir / f"ffmpeg_{name}.mp4")
-        print(f"| {name} | {n} | {n / ours_s:.1f} | {n / ff_s:.1f} | {ff_s / ours_s:.2f} | {rss / 1024:.0f} MiB |")
+        for preset in args.presets:
+            ours_s, rss = run_ours(clip, ref, args.workdir / f"ours_{name}.mp4", preset)
+            ff_s = run_ffmpeg(clip, ref, args.workdir / f"ffmpeg_{name}.mp4", preset)
+            print(f"| {name} | {preset} | {n} | {n / ours_s:.1f} | {n / ff_s:.1f} | {ff_s / ours_s:.2f} | {rss / 1024:.0f} MiB |",
+                  flush=True)
 
-    print("\nMemory against clip length (1080p, ours):\n")
+    print(f"\nMemory against clip length (1080p, ours, preset {args.presets[0]}):\n")
     print("| clip | frames | peak RSS | fps |")
     print("|---|---|---|---|")
     w, h = SIZES["1080p"]
@@ -133,8 +137,8 @@ def main() -> None:
     for seconds in (args.seconds, args.long_seconds):
         clip = make_clip(args.workdir / f"gs_1080p_{seconds:g}s.mp4", w, h, seconds)
         n = frames_of(clip)
-        ours_s, rss = run_ours(clip, ref, args.workdir / "ours_mem.mp4")
-        print(f"| {seconds:g} s | {n} | {rss / 1024:.0f} MiB | {n / ours_s:.1f} |")
+        ours_s, rss = run_ours(clip, ref, args.workdir / "ours_mem.mp4", args.presets[0])
+        print(f"| {seconds:g} s | {n} | {rss / 1024:.0f} MiB | {n / ours_s:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

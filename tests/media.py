@@ -15,10 +15,9 @@ import av
 import cv2
 import numpy as np
 
-GREEN_BACKING = (40, 175, 60)
-BLUE_BACKING = (30, 70, 190)
-MARKER_GREEN = (20, 235, 40)  # more saturated than the backing: keys out, yet textured for tracking
-MARKER_BLUE = (15, 45, 245)
+from paistudio.eval.restore import MARKER_BLUE, MARKER_GREEN, screen  # noqa: F401  (re-exported for tests)
+from paistudio.eval.restore import SCREEN_BLUE as BLUE_BACKING
+from paistudio.eval.restore import SCREEN_GREEN as GREEN_BACKING
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
@@ -122,24 +121,9 @@ def composite_linear(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.nd
 
 def backing_plate(width: int, height: int, colour=GREEN_BACKING, markers: bool = False,
                   seed: int = 0, margin: float = 0.5) -> np.ndarray:
-    """A screen larger than the frame by `margin` on each side, optionally with tracking crosses."""
-    W, H = int(width * (1 + 2 * margin)), int(height * (1 + 2 * margin))
-    rng = np.random.default_rng(seed)
-    plate = np.empty((H, W, 3), np.float32)
-    plate[:] = colour
-    shade = cv2.resize(rng.uniform(0.92, 1.05, (3, 4)).astype(np.float32), (W, H), interpolation=cv2.INTER_CUBIC)
-    plate *= shade[..., None]
-    if markers:
-        marker = MARKER_BLUE if colour[2] > colour[1] else MARKER_GREEN
-        step = max(24, min(width, height) // 6)
-        arm = max(4, step // 5)
-        for y in range(step // 2, H, step):
-            for x in range(step // 2, W, step):
-                jx, jy = rng.integers(-step // 5, step // 5 + 1, 2)
-                p = (int(x + jx), int(y + jy))
-                cv2.line(plate, (p[0] - arm, p[1]), (p[0] + arm, p[1]), marker, 2, cv2.LINE_AA)
-                cv2.line(plate, (p[0], p[1] - arm), (p[0], p[1] + arm), marker, 2, cv2.LINE_AA)
-    return np.clip(plate, 0, 255).astype(np.uint8)
+    """A screen larger than the frame by `margin` on each side, optionally with tracking crosses (the restore
+    benchmark's screen, so tests and benchmark key the same material)."""
+    return screen(width, height, markers, seed, margin, colour)[0]
 
 
 def green_screen_clip(n: int = 24, width: int = 160, height: int = 96, *, colour=GREEN_BACKING,

@@ -132,3 +132,16 @@ def test_image_sequence_and_matte_file(tmp_path):
     info = probe(tmp_path / "o.mp4")
     assert info.n_frames == 10 and info.fps == 25
     assert record["engine"]["matte"]["mode"] == "file"
+
+
+def test_rgba_input_uses_its_own_alpha(tmp_path):
+    from tests.media import write_sequence
+    frames, alpha, fg, _ = green_screen_clip(8, 128, 80, seed=6)
+    rgba = [np.dstack([f, (a * 255).round().astype(np.uint8)]) for f, a in zip(fg, alpha)]
+    seq = write_sequence(tmp_path / "rgba", rgba)
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    record = paistudio.replace(seq, [ref], tmp_path / "o.mkv", relight=False, codec="ffv1")
+    assert record["engine"]["matte"]["mode"] == "alpha"
+    got = _read(tmp_path / "o.mkv")
+    solid = alpha == 1.0
+    np.testing.assert_array_equal(got[solid][:, :3], fg[solid])  # lossless: solid foreground passes bit-exact

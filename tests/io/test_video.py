@@ -132,3 +132,21 @@ def test_fit_cover_crops_the_centre():
     tall[:100] = 255
     out = fit_cover(tall, (200, 100))
     assert out.shape == (100, 200, 3) and out.max() == 0  # the top (white) part is cropped away
+
+
+@pytest.mark.parametrize("name, codec, pix_fmt", [("a.mkv", "libx264", "yuv420p"), ("a.webm", "libvpx-vp9", "yuv420p"),
+                                                   ("a.mov", "libx264", "yuv420p")])
+def test_container_formats(tmp_path, name, codec, pix_fmt):
+    path = write_video(tmp_path / name, _frames(6), fps=Fraction(25), codec=codec, pix_fmt=pix_fmt)
+    info = probe(path)
+    assert info.n_frames == 6 and info.fps == 25
+    assert sum(len(c) for c in read_chunks(info)) == 6
+
+
+def test_prores4444_alpha_is_read(tmp_path):
+    frames = [np.dstack([f, np.full(f.shape[:2], 77, np.uint8)]) for f in _frames(4)]
+    path = write_video(tmp_path / "a.mov", frames, codec="prores_ks", pix_fmt="yuva444p10le")
+    info = probe(path)
+    assert info.has_alpha
+    alpha = np.concatenate(list(read_chunks(info)))[..., 3]
+    assert abs(int(np.median(alpha)) - 77) <= 1

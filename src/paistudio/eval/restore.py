@@ -24,7 +24,9 @@ from ..errors import InputError
 from ..io.images import IMAGE_EXTENSIONS, read_image
 
 SCREEN_GREEN = (40, 175, 60)
+SCREEN_BLUE = (30, 70, 190)
 MARKER_GREEN = (20, 235, 40)  # more saturated than the screen: keys out, yet trackable
+MARKER_BLUE = (15, 45, 245)
 
 
 @dataclass
@@ -73,21 +75,23 @@ def estimate_clip_camera(clip: Clip, width: int = 640) -> np.ndarray:
     return tracker.result((w, h)).homographies
 
 
-def screen(width: int, height: int, markers: bool, seed: int = 0, margin: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """A green screen `margin` frames larger on each side (optionally with crosses) and the homography
-    from it to frame 0 (its centre)."""
+def screen(width: int, height: int, markers: bool, seed: int = 0, margin: float = 1.0,
+           colour: tuple[int, int, int] = SCREEN_GREEN) -> tuple[np.ndarray, np.ndarray]:
+    """A screen `margin` frames larger on each side, gently uneven, optionally with tracking crosses in a more
+    saturated shade of its colour; and the homography from it to frame 0 (its centre)."""
     W, H = int(width * (1 + 2 * margin)), int(height * (1 + 2 * margin))
     rng = np.random.default_rng(seed)
     shade = cv2.resize(rng.uniform(0.94, 1.04, (3, 4)).astype(np.float32), (W, H), interpolation=cv2.INTER_CUBIC)
-    plate = np.asarray(SCREEN_GREEN, np.float32)[None, None] * shade[..., None]
+    plate = np.asarray(colour, np.float32)[None, None] * shade[..., None]
+    marker = MARKER_BLUE if colour[2] > colour[1] else MARKER_GREEN
     if markers:
         step = max(24, min(width, height) // 6)
         arm = max(4, step // 5)
         for y in range(step // 2, H, step):
             for x in range(step // 2, W, step):
                 jx, jy = (int(v) for v in rng.integers(-step // 5, step // 5 + 1, 2))
-                cv2.line(plate, (x + jx - arm, y + jy), (x + jx + arm, y + jy), MARKER_GREEN, 2, cv2.LINE_AA)
-                cv2.line(plate, (x + jx, y + jy - arm), (x + jx, y + jy + arm), MARKER_GREEN, 2, cv2.LINE_AA)
+                cv2.line(plate, (x + jx - arm, y + jy), (x + jx + arm, y + jy), marker, 2, cv2.LINE_AA)
+                cv2.line(plate, (x + jx, y + jy - arm), (x + jx, y + jy + arm), marker, 2, cv2.LINE_AA)
     to_frame0 = np.array([[1, 0, -(W - width) / 2], [0, 1, -(H - height) / 2], [0, 0, 1]], np.float64)
     return np.clip(plate, 0, 255).astype(np.uint8), to_frame0
 
