@@ -25,6 +25,7 @@ from .plate import PlateRenderer
 from .relight import LightSample, apply_gains, plan_gains
 
 
+RENDER_CHUNK = 4  # frames per chunk in the render pass: few full-size frames in flight keeps memory low
 KEY_BOX_MARGIN = 12  # analysis-resolution pixels added around the foreground box before keying at full size
 
 
@@ -97,7 +98,7 @@ class CompositeEngine:
         progress.phase("render", info.n_frames)
         t = 0
         boxes = self._key_boxes()
-        for chunk in prefetch(read_chunks(info)):
+        for chunk in prefetch(read_chunks(info, chunk=RENDER_CHUNK)):
             alphas = self.matte.alphas(chunk, None if boxes is None else boxes[t:t + len(chunk)])
             out = np.empty(chunk.shape[:3] + (3,), np.uint8)
             plates = np.empty_like(out) if layers else None
