@@ -105,10 +105,13 @@ class CompositeEngine:
             fgs = np.empty(chunk.shape[:3] + (4,), np.uint8) if layers else None
             for i in range(len(chunk)):
                 plate = self.plate.frame(t)
-                fg = self._frame(chunk[i], alphas[i], plate, out[i], t, despill, backing)
+                fg, box = self._frame(chunk[i], alphas[i], plate, out[i], t, despill, backing)
                 if layers:
                     plates[i] = plate
-                    fgs[i] = foreground_layer(fg, alphas[i])
+                    full = np.zeros_like(plate)
+                    if box is not None:
+                        full[box] = fg
+                    fgs[i] = foreground_layer(full, alphas[i])
                 t += 1
             progress.advance(len(chunk))
             yield RenderedChunk(out, alphas, plates, fgs)
@@ -128,8 +131,8 @@ class CompositeEngine:
                                  np.minimum(info.height, f[:, 3] + margin)], 1).astype(np.int32)
         return boxes
 
-    def _frame(self, frame, alpha, plate, out, t, despill, backing) -> np.ndarray:
-        """Composite one frame into `out`; returns the processed foreground (for the layers).
+    def _frame(self, frame, alpha, plate, out, t, despill, backing):
+        """Composite one frame into `out`; returns the processed foreground crop and its box (for the layers).
 
         Work happens inside the matte's bounding box only: outside it the result is the plate.
         """
@@ -137,7 +140,7 @@ class CompositeEngine:
         out[:] = plate
         x, y, w, h = cv2.boundingRect(alpha)
         if w == 0:
-            return np.zeros_like(plate)
+            return None, None
         box = (slice(y, y + h), slice(x, x + w))
         fg, a = np.ascontiguousarray(frame[box]), alpha[box]
         if despill and backing is not None:
@@ -145,9 +148,7 @@ class CompositeEngine:
         if self.gains is not None:
             fg = apply_gains(fg, self.gains[t])
         out[box] = composite(fg, a, plate[box])
-        full = np.zeros_like(plate)
-        full[box] = fg
-        return full
+        return fg, box
 
     def report(self) -> dict:
         d = {"engine": self.name, "matte": self.matte.describe() if self.matte else None, "timings": self.timings}
