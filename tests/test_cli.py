@@ -66,6 +66,8 @@ def _nothing_written(folder, before):
     ("bad_codec_ext", 4, "cannot be written"),
     ("bad_camera_file", 6, "camera"),
     ("no_screen", 3, "no green or blue screen"),
+    ("bad_preset", 6, "output.preset"),
+    ("dit_engine", 8, "dit"),
 ])
 def test_bad_input(inputs, tmp_path, monkeypatch, capsys, case, code, message):
     fg, ref, out = inputs["fg"], inputs["ref"], tmp_path / "out.mp4"
@@ -111,6 +113,10 @@ def test_bad_input(inputs, tmp_path, monkeypatch, capsys, case, code, message):
     elif case == "bad_camera_file":
         (tmp_path / "cam.json").write_text(json.dumps({"frames": [[1, 0, 0, 0, 1, 0, 0, 0, 1]]}))
         args += ["--camera", tmp_path / "cam.json"]
+    elif case == "bad_preset":
+        args += ["--preset", "warp9"]
+    elif case == "dit_engine":
+        args += ["--engine", "dit"]
     elif case == "no_screen":
         args[1] = write_video(tmp_path / "plain.mp4", [textured_background(128, 80, seed=i) for i in range(4)])
     before = sorted(p.name for p in tmp_path.iterdir())

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import PaiStudioError
-
-
-class EngineUnavailable(PaiStudioError):
-    exit_code = 8
+from .errors import EngineUnavailable
 
 
 def make_engine(name: str, job):

@@ -47,6 +47,12 @@ class OutputError(PaiStudioError):
     exit_code = 7
 
 
+class EngineUnavailable(PaiStudioError):
+    """The asked-for engine cannot run here (unknown, not built, or its model weights are missing)."""
+
+    exit_code = 8
+
+
 class RenderInterrupted(PaiStudioError):
     """The render was stopped before the end; nothing was written at the output path."""
 

@@ -24,6 +24,7 @@ MATTE_MODES = ("auto", "key", "file", "alpha")
 BACKINGS = ("auto", "green", "blue")
 CAMERA_MODES = ("auto", "static", "file", "moves")
 CODECS = ("h264", "prores4444", "ffv1", "png")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 PROMPT_FIELDS = ("foreground_content", "background_content", "foreground_motion", "background_motion",
                  "camera_motion_analysis", "camera_angle", "focal_length", "caption")
 
@@ -220,6 +221,7 @@ class Shot:
         _choice("output.codec", self.output.codec, CODECS)
         if not 0 <= self.output.crf <= 51:
             raise ShotError("output.crf", "must be 0..51")
+        _choice("output.preset", self.output.preset, X264_PRESETS)
         _choice("stages.engine", self.stages.engine, ENGINES)
         return self
 
