@@ -96,6 +96,7 @@ class VideoSink:
             odd = width % 2 or height % 2
             stream.pix_fmt = "yuv444p" if odd else "yuv420p"  # 4:2:0 needs even sizes
             stream.options = {"crf": str(crf), "preset": preset, "threads": "auto"}
+            stream.thread_type = "FRAME"  # x264 frame threads (PyAV's default, slices, is ~12 % slower here)
             cc = stream.codec_context
             cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = BT709, BT709, BT709, 1
         elif codec == "prores4444":
