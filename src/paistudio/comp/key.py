@@ -39,6 +39,7 @@ class KeySettings:
     min_dominance: int = 40  # sRGB levels a channel must exceed the others by to count as screen in detection
     min_share: float = 0.12  # share of sampled pixels that must be screen for a screen to be detected
     max_spread: int = 45  # sRGB levels a screen pixel may differ from the screen's median (lighting falloff)
+    edge_radius: int = 6  # px around a soft edge searched for solid foreground colour (0: no edge refinement)
 
 
 def detect_backing(frames: np.ndarray, settings: KeySettings = KeySettings()) -> Backing | None:
@@ -85,7 +86,51 @@ class ChromaKeyer:
         screen, others = (g, cv2.max(r, b)) if self._c == 1 else (b, cv2.max(r, g))
         strength = cv2.subtract(cv2.LUT(screen, SRGB_TO_LINEAR16), cv2.LUT(others, SRGB_TO_LINEAR16))  # S ≥ 0
         strength = cv2.min(strength, self._s_zero)
-        return cv2.convertScaleAbs(strength, alpha=self._scale, beta=self._offset)
+        alpha = cv2.convertScaleAbs(strength, alpha=self._scale, beta=self._offset)
+        if self.settings.edge_radius > 0:
+            alpha = refine_edges(frame, alpha, self.backing, self.settings.edge_radius)
+        return alpha
+
+
+def refine_edges(frame: np.ndarray, alpha: np.ndarray, backing: Backing, radius: int) -> np.ndarray:
+    """Re-estimate alpha of the semi-transparent pixels from the local foreground colour.
+
+    The screen-strength key assumes the foreground has no screen component; a warm subject (S(F) < 0) makes
+    its mid-alpha edge pixels look too opaque. Here F is the mean linear colour of the solid pixels within
+    `radius` (a normalised box filter over the solid core, 2 px inside the edge), B the screen colour, and alpha the projection of P − B on F − B:
+    the two-colour model P = a·F + (1 − a)·B solved in least squares. Pixels with no solid neighbour, or
+    whose F is too close to B to tell apart, keep the key's value.
+    """
+    semi = cv2.inRange(alpha, 1, 254)
+    if not semi.any():
+        return alpha
+    # the key's clip thresholds snap light edges to 0 and dense ones to 255: re-estimate a 2 px wider band
+    band = cv2.dilate(semi, np.ones((5, 5), np.uint8))
+    pts = cv2.findNonZero(band)
+    if pts is None:
+        return alpha
+    x, y, w, h = cv2.boundingRect(pts)
+    x0, y0 = max(0, x - radius), max(0, y - radius)
+    x1, y1 = min(alpha.shape[1], x + w + radius), min(alpha.shape[0], y + h + radius)
+    crop = SRGB_TO_LINEAR[frame[y0:y1, x0:x1]]  # [h, w, 3] linear
+    core = cv2.erode((alpha[y0:y1, x0:x1] == 255).astype(np.uint8), np.ones((5, 5), np.uint8))
+    solid = core.astype(np.float32)  # solid pixels away from the edge: the foreground colour without screen
+    k = (2 * radius + 3, 2 * radius + 3)
+    num = cv2.boxFilter(crop * solid[..., None], -1, k, normalize=False)
+    den = cv2.boxFilter(solid, -1, k, normalize=False)
+    pts = pts.reshape(-1, 2)
+    xs, ys = pts[:, 0], pts[:, 1]
+    cx, cy = xs - x0, ys - y0
+    have = den[cy, cx] > 0.5
+    fg = num[cy, cx] / np.maximum(den[cy, cx], 1.0)[:, None]
+    b = SRGB_TO_LINEAR[list(backing.rgb)][None, :]
+    d = fg - b
+    dd = (d * d).sum(1)
+    usable = have & (dd > 0.01)
+    a = ((crop[cy, cx] - b) * d).sum(1) / np.maximum(dd, 1e-6)
+    out = alpha.copy()
+    out[ys[usable], xs[usable]] = np.clip(np.round(a[usable] * 255), 0, 255).astype(np.uint8)
+    return out
 
 
 def clean_matte(alpha: np.ndarray, min_area_frac: float = 2e-4, factor: int = 4,
