@@ -96,9 +96,9 @@ def refine_edges(frame: np.ndarray, alpha: np.ndarray, backing: Backing, radius:
     """Re-estimate alpha of the semi-transparent pixels from the local foreground colour.
 
     The screen-strength key assumes the foreground has no screen component; a warm subject (S(F) < 0) makes
-    its mid-alpha edge pixels look too opaque. Here F is the mean linear colour of the solid pixels within
-    `radius` (a normalised box filter over the solid core, 2 px inside the edge), B the screen colour, and alpha the projection of P − B on F − B:
-    the two-colour model P = a·F + (1 − a)·B solved in least squares. Pixels with no solid neighbour, or
+    its mid-alpha edge pixels look too opaque. Here F is the mean colour of the solid core (2 px inside the
+    edge) within `radius` (a box filter), B the screen colour, and alpha the projection of P − B on F − B
+    in linear light: the two-colour model P = a·F + (1 − a)·B solved in least squares. Pixels with no solid neighbour, or
     whose F is too close to B to tell apart, keep the key's value.
     """
     semi = cv2.inRange(alpha, 1, 254)
@@ -112,22 +112,22 @@ def refine_edges(frame: np.ndarray, alpha: np.ndarray, backing: Backing, radius:
     x, y, w, h = cv2.boundingRect(pts)
     x0, y0 = max(0, x - radius), max(0, y - radius)
     x1, y1 = min(alpha.shape[1], x + w + radius), min(alpha.shape[0], y + h + radius)
-    crop = SRGB_TO_LINEAR[frame[y0:y1, x0:x1]]  # [h, w, 3] linear
     core = cv2.erode((alpha[y0:y1, x0:x1] == 255).astype(np.uint8), np.ones((5, 5), np.uint8))
-    solid = core.astype(np.float32)  # solid pixels away from the edge: the foreground colour without screen
+    solid_rgb = cv2.bitwise_and(frame[y0:y1, x0:x1], frame[y0:y1, x0:x1], mask=core)  # solid core, 2 px inside the edge
     k = (2 * radius + 3, 2 * radius + 3)
-    num = cv2.boxFilter(crop * solid[..., None], -1, k, normalize=False)
-    den = cv2.boxFilter(solid, -1, k, normalize=False)
+    num = cv2.boxFilter(solid_rgb, cv2.CV_32F, k, normalize=False)  # [h, w, 3] sums of sRGB codes
+    den = cv2.boxFilter(core, cv2.CV_32F, k, normalize=False)
     pts = pts.reshape(-1, 2)
     xs, ys = pts[:, 0], pts[:, 1]
     cx, cy = xs - x0, ys - y0
     have = den[cy, cx] > 0.5
-    fg = num[cy, cx] / np.maximum(den[cy, cx], 1.0)[:, None]
+    mean_code = np.clip(np.round(num[cy, cx] / np.maximum(den[cy, cx], 1.0)[:, None]), 0, 255).astype(np.uint8)
+    fg = SRGB_TO_LINEAR[mean_code]  # local foreground colour, linear (averaged in sRGB: close enough here)
     b = SRGB_TO_LINEAR[list(backing.rgb)][None, :]
     d = fg - b
     dd = (d * d).sum(1)
     usable = have & (dd > 0.01)
-    a = ((crop[cy, cx] - b) * d).sum(1) / np.maximum(dd, 1e-6)
+    a = ((SRGB_TO_LINEAR[frame[ys, xs]] - b) * d).sum(1) / np.maximum(dd, 1e-6)
     out = alpha.copy()
     out[ys[usable], xs[usable]] = np.clip(np.round(a[usable] * 255), 0, 255).astype(np.uint8)
     return out
