@@ -145,3 +145,15 @@ def test_rgba_input_uses_its_own_alpha(tmp_path):
     got = _read(tmp_path / "o.mkv")
     solid = alpha == 1.0
     np.testing.assert_array_equal(got[solid][:, :3], fg[solid])  # lossless: solid foreground passes bit-exact
+
+
+def test_corrupt_frame_mid_sequence_leaves_nothing(tmp_path):
+    from paistudio.errors import InputError
+    from tests.media import write_sequence
+    frames, *_ = green_screen_clip(8, 128, 80, seed=7)
+    seq = write_sequence(tmp_path / "fg", frames)
+    (seq / "00005.png").write_bytes(b"broken")
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    with pytest.raises(InputError, match="00005.png"):
+        paistudio.replace(seq, [ref], tmp_path / "o.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fg", "r.png"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import OutputError, ReferenceImageError, RenderInterrupted
+from .errors import InputError, OutputError, ReferenceImageError, RenderInterrupted
 from .io.atomic import atomic_path, check_writable, write_text_atomic
 from .io.pipeline import BackgroundWriter
 from .io.images import fit_cover, load_reference
@@ -124,6 +124,9 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
                 writer.abort()
                 raise
             writer.close()
+            if index != info.n_frames:
+                raise InputError(f"foreground {info.path} decoded only {index} of its {info.n_frames} frames; "
+                                 "it is corrupt or truncated, re-export it")
             render_s = time.perf_counter() - render_start
             record = _record(job, engine, index, time.perf_counter() - started, render_s)
             _write_sidecars(job, engine, record)
