@@ -168,7 +168,7 @@ def _record(job: Job, engine, frames: int, total_s: float, render_s: float) -> d
 
 
 def _write_sidecars(job: Job, engine, record: dict) -> None:
-    from .comp.track import save_path
+    from .comp.path import save_path
 
     camera = getattr(engine, "camera", None)
     if camera is not None:

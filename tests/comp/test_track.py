@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from paistudio.comp.track import (BackingTracker, align_references, foreground_motion_sample, load_path,
-                                  path_from_references, save_path, simple_moves)
+from paistudio.comp.path import foreground_motion_sample, load_path, path_from_references, save_path, simple_moves
+from paistudio.comp.track import BackingTracker, align_references
 from paistudio.errors import ShotError
 from tests.media import camera_path, centred_crop, green_screen_clip, textured_background, view
 

@@ -18,7 +18,8 @@ from ..io.video import VideoInfo, read_chunks
 from ..progress import Progress
 from .colour import SRGB_TO_LINEAR
 from .matte import MatteSource
-from .track import BackingTracker, TrackResult, foreground_motion_sample
+from .path import foreground_motion_sample
+from .track import BackingTracker, TrackResult
 
 ANALYSIS_WIDTH = 512  # tracking and light statistics run at this width (or the clip's, if smaller)
 OPAQUE = 230  # alpha above which a pixel counts as solid foreground for colour statistics

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..shot import CameraSpec
 from .analysis import Analysis
-from .track import align_references, load_path, path_from_references, simple_moves
+from .path import load_path, path_from_references, simple_moves
+from .track import align_references
 
 
 @dataclass
