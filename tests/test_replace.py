@@ -157,3 +157,13 @@ def test_corrupt_frame_mid_sequence_leaves_nothing(tmp_path):
     with pytest.raises(InputError, match="00005.png"):
         paistudio.replace(seq, [ref], tmp_path / "o.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fg", "r.png"]
+
+
+def test_odd_frame_size_is_kept_with_a_warning(tmp_path):
+    frames, *_ = green_screen_clip(4, 131, 77, seed=8)
+    fg = write_video(tmp_path / "odd.mkv", frames, pix_fmt="yuv444p")
+    ref = write_image(tmp_path / "r.png", textured_background(131, 77))
+    record = paistudio.replace(fg, [ref], tmp_path / "o.mp4")
+    info = probe(tmp_path / "o.mp4")
+    assert (info.width, info.height, info.n_frames) == (131, 77, 4)
+    assert any("odd frame size" in w for w in record["warnings"])

@@ -102,6 +102,9 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
             sink = stack.enter_context(VideoSink(video_tmp, shot.output.codec, info.width, info.height, info.fps,
                                                  info.time_base, audio_from=audio, crf=shot.output.crf,
                                                  preset=shot.output.preset))
+            if shot.output.codec == "h264" and (info.width % 2 or info.height % 2):
+                job.warnings.append(f"odd frame size {info.width}x{info.height}: H.264 written as 4:4:4 (yuv444p), which "
+                                    "some players cannot play; crop to even sizes or use --codec prores4444")
             layers = _open_layers(stack, job) if shot.output.layers else None
             render_start = time.perf_counter()
 
