@@ -150,3 +150,26 @@ def test_prores4444_alpha_is_read(tmp_path):
     assert info.has_alpha
     alpha = np.concatenate(list(read_chunks(info)))[..., 3]
     assert abs(int(np.median(alpha)) - 77) <= 1
+
+
+def test_display_rotation_is_applied(tmp_path):
+    """Phone footage stores landscape pixels plus a display rotation: frames come out upright."""
+    path = tmp_path / "rot.mp4"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 64, 32, "yuv420p"
+        s.set_display_rotation(90)  # counter-clockwise
+        for _ in range(3):
+            a = np.zeros((32, 64, 3), np.uint8)
+            a[:, :16] = 255  # a white band on the left
+            for p in s.encode(av.VideoFrame.from_ndarray(a, format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    info = probe(path)
+    assert (info.width, info.height) == (32, 64)
+    frames = np.concatenate(list(read_chunks(info)))
+    assert frames.shape == (3, 64, 32, 3)
+    assert frames[0, -10:].mean() > 200 and frames[0, :40].mean() < 30  # the band is now at the bottom
+    small = next(read_chunks(info, size=(16, 32)))
+    assert small.shape == (3, 32, 16, 3)

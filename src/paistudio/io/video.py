@@ -181,7 +181,7 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
         buf = []
         try:
             for frame in container.decode(stream):
-                buf.append(_to_rgb(frame, fmt, scaler, size))
+                buf.append(_upright(frame, fmt, scaler, size))
                 if len(buf) == chunk:
                     yield np.stack(buf)
                     buf = []
@@ -191,6 +191,15 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
             yield np.stack(buf)
     finally:
         container.close()
+
+
+def _upright(frame: av.VideoFrame, fmt: str, scaler: VideoReformatter, size=None) -> np.ndarray:
+    """RGB(A) of a frame as it is meant to be seen: a display rotation (phone footage) is applied."""
+    turns = (frame.rotation or 0) % 360 // 90  # counter-clockwise quarter turns
+    if turns % 2 and size is not None:
+        size = (size[1], size[0])
+    rgb = _to_rgb(frame, fmt, scaler, size)
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
 def _to_rgb(frame: av.VideoFrame, fmt: str, scaler: VideoReformatter, size=None) -> np.ndarray:
