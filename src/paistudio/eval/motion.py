@@ -11,7 +11,8 @@ clip) with the same tracker, so point p is the same scene point in both. Definit
 
 It compares directions only (scale-invariant: the same motion at another speed scores 1); a static output
 scores 0 wherever the reference moves; the opposite motion scores 0; the reference against itself scores 1.
-It is NaN when no point-step is valid (the reference never moves: nothing to compare).
+It is NaN when no point-step is valid: the reference never moves (nothing to compare), or no point survives
+in the output (e.g. a featureless plain backing) — callers report it as "no measurement", not as 0 or 1.
 
 The tracker is pluggable (`PointTracker`): OpenCV pyramidal Lucas-Kanade with a forward-backward check
 (`KLTTracker`) is the default. A learned tracker such as CoTracker3 (local weights) can be added as another

@@ -44,6 +44,7 @@ CASE_VERSION = 1  # bump when anything below changes what a case contains (inval
 CAMERA_WIDTH = 640  # tracking resolution (px wide) for estimate_clip_camera
 CAMERA_DILATE_PX = 12  # mask dilation (full-res px) before tracking: keeps features off the subject's edge
 SPILL_BAND_PX = 3.0  # width (Gaussian sigma, px) of the band inside the outline that the screen light tints
+GT_CRF = 10  # H.264 crf of gt.mp4: near-lossless (MSE ~1e-4 on DAVIS at crf 16, ~8e-5 at 10), player-compatible 4:2:0
 REF_NAMES = {1: ("begin",), 2: ("begin", "end"), 3: ("begin", "middle", "end")}  # the DESIGN's default anchors
 
 
@@ -179,6 +180,16 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(x, (0, 0), sigma) if sigma > 0 else x
 
 
+def _bbox(inside: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    """Bounding box of the True pixels of `inside` [H, W], grown by `pad` px and clipped; None when empty."""
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if len(rows) == 0:
+        return None
+    h, w = inside.shape
+    return (slice(max(0, rows[0] - pad), min(h, rows[-1] + pad + 1)),
+            slice(max(0, cols[0] - pad), min(w, cols[-1] + pad + 1)))
+
+
 def green_screen(clip: Clip, path: np.ndarray, backing: str = "markers", seed: int = 0, spill: float = 0.4,
                  edge_softness: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
     """The clip's foreground over a green screen moving with the camera: frames `[T,H,W,3]` uint8, alpha `[T,H,W]`.
@@ -197,23 +208,29 @@ def green_screen(clip: Clip, path: np.ndarray, backing: str = "markers", seed: i
         raise ValueError(f"camera path has {len(path)} frames, the clip {t_count}")
     plate, to0 = screen(w, h, backing == "markers", seed)
     green = SRGB_TO_LINEAR[list(SCREEN_GREEN)]  # [3] linear
+    wide = 2 * edge_softness + 1  # sigma of the colour extension into the halo
+    pad = int(np.ceil(4 * edge_softness + 4 * max(wide, SPILL_BAND_PX))) + 2  # reach of the blurs below
     out = np.empty_like(clip.frames)
-    alphas = np.empty((t_count, h, w), np.float32)
+    alphas = np.zeros((t_count, h, w), np.float32)
     for t in range(t_count):
-        m = masks[t].astype(np.float32) / 255.0  # [H, W] binary
+        out[t] = cv2.warpPerspective(plate, path[t] @ to0, (w, h), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REFLECT)  # the screen seen by camera t
+        box = _bbox(masks[t] > 0, pad)
+        if box is None:
+            continue
+        m = masks[t][box].astype(np.float32) / 255.0  # [h', w'] binary, cropped around the foreground
         a = np.clip(_blur(m, edge_softness), 0.0, 1.0)
         a[a < 1e-3], a[a > 1 - 1e-3] = 0.0, 1.0
-        fg = SRGB_TO_LINEAR[clip.frames[t]]  # [H, W, 3] linear
+        fg = SRGB_TO_LINEAR[clip.frames[t][box]]  # [h', w', 3] linear
         if edge_softness > 0:  # colour for the soft halo outside the mask: a normalised blur of the inside
-            s = 2 * edge_softness + 1
-            ext = _blur(fg * m[..., None], s) / np.maximum(_blur(m, s), 1e-4)[..., None]
+            ext = _blur(fg * m[..., None], wide) / np.maximum(_blur(m, wide), 1e-4)[..., None]
             fg = np.where(m[..., None] > 0, fg, ext)
         if spill > 0:  # screen light bouncing onto the subject, strongest at its edge
             band = np.clip(1.0 - _blur(a, SPILL_BAND_PX), 0, 1)[..., None] * (a[..., None] > 0)
             fg = fg + spill * 0.5 * band * (green - fg)
-        bg = cv2.warpPerspective(plate, path[t] @ to0, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        out[t] = to_srgb(a[..., None] * fg + (1 - a[..., None]) * SRGB_TO_LINEAR[bg])
-        alphas[t] = a
+        a3 = a[..., None]
+        out[t][box] = to_srgb(a3 * fg + (1 - a3) * SRGB_TO_LINEAR[out[t][box]])
+        alphas[t][box] = a
     return out, alphas
 
 
@@ -255,17 +272,17 @@ def illumination_perturbation(frames: np.ndarray, alpha: np.ndarray, seed: int =
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     p = np.clip(((xx - cx) * d[0] + (yy - cy) * d[1]) / half, -1, 1)  # [H, W]
     gain = np.maximum(1 + strength * p[..., None] * colour, 0.05) * (2.0 ** ev) * wb  # [H, W, 3] linear gain
-    out = np.empty_like(frames)
+    out = frames.copy()
     for t in range(t_count):
-        a = alpha[t][..., None]
-        lin = SRGB_TO_LINEAR[frames[t]]
-        if not (a > 0).any():
-            out[t] = frames[t]
+        box = _bbox(alpha[t] > 0, 0)
+        if box is None:
             continue
-        disp = to_srgb(lin * gain).astype(np.float32) / 255.0  # display values after the linear-light changes
+        a = alpha[t][box][..., None]  # [h', w', 1]
+        lin = SRGB_TO_LINEAR[frames[t][box]]
+        disp = to_srgb(lin * gain[box]).astype(np.float32) / 255.0  # display values after the linear-light changes
         disp = np.clip((disp ** gamma - 0.5) * contrast + 0.5, 0, 1)
         relit = SRGB_TO_LINEAR[np.round(disp * 255).astype(np.uint8)]
-        out[t] = np.where(a > 0, to_srgb(a * relit + (1 - a) * lin), frames[t])
+        out[t][box] = np.where(a > 0, to_srgb(a * relit + (1 - a) * lin), frames[t][box])
     params = {"seed": int(seed), "exposure_ev": ev, "white_balance_gains": [float(v) for v in wb],
               "gamma": gamma, "contrast": contrast,
               "gradient": {"angle_deg": angle, "strength": strength, "colour": [float(v) for v in colour],
@@ -347,8 +364,8 @@ def build_case(clip_folder: str | Path, out_dir: str | Path, backing: str = "mar
 
     Files: foreground.mp4 (perturbed green-screen foreground, H.264 crf `crf`), refs/{begin,middle,end}.png
     (clean references at `refs`, default first/middle/last frame; 1 ref → begin, 2 → begin+end), gt.mp4 (the
-    original clip), mask/00000.png … (binary masks), camera_gt.json (the estimated path, comp.track format),
-    case.json (settings, anchors, perturbation parameters, camera reliability, fill statistics; written last).
+    original clip, crf GT_CRF), mask/00000.png … (binary masks), camera_gt.json (the estimated path, comp.path
+    format), case.json (settings, anchors, perturbation parameters, camera reliability, fill statistics; written last).
     Deterministic for given settings; when case.json already records the same settings and every file is
     there, nothing is rebuilt.
     """
@@ -356,13 +373,16 @@ def build_case(clip_folder: str | Path, out_dir: str | Path, backing: str = "mar
         raise ValueError(f"backing must be one of {BACKINGS}, not {backing!r}")
     clip_folder, out_dir = Path(clip_folder).resolve(), Path(out_dir)
     files, mask_files = _clip_files(clip_folder)
+    if mask_files is None:
+        raise InputError(f"{clip_folder} has no masks/; restore cases need one foreground mask per frame "
+                         "(masks/00000.png …, 255 = foreground)")
     anchors = _anchors(refs, len(files))
     names = REF_NAMES[len(anchors)]
     fps = Fraction(fps)
     settings = {"clip_folder": str(clip_folder), "clip_frames": len(files),
-                "clip_bytes": sum(p.stat().st_size for p in files + (mask_files or [])),
+                "clip_bytes": sum(p.stat().st_size for p in files + mask_files),
                 "backing": backing, "seed": int(seed), "anchors": anchors, "fps": f"{fps.numerator}/{fps.denominator}",
-                "crf": int(crf), "spill": float(spill), "edge_softness": float(edge_softness),
+                "crf": int(crf), "gt_crf": GT_CRF, "spill": float(spill), "edge_softness": float(edge_softness),
                 "dilate_px": int(dilate_px), "camera_width": CAMERA_WIDTH, "camera_dilate_px": CAMERA_DILATE_PX}
     case_json = out_dir / "case.json"
     if _cached(case_json, settings, _case_files(names)):
@@ -382,7 +402,7 @@ def build_case(clip_folder: str | Path, out_dir: str | Path, backing: str = "mar
     fg, perturbation = illumination_perturbation(fg, alpha, seed)
     _write_video(out_dir / "foreground.mp4", fg, fps, crf)
     del fg, alpha
-    _write_video(out_dir / "gt.mp4", clip.frames, fps, crf)
+    _write_video(out_dir / "gt.mp4", clip.frames, fps, GT_CRF)
     for i, m in enumerate(masks):
         _write_png(out_dir / "mask" / f"{i:05d}.png", m)
     inpainted = {}
