@@ -13,6 +13,7 @@ Each frame keeps its input timestamp (`pts` in the input's time base), so the fr
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from pathlib import Path
 
@@ -95,7 +96,7 @@ class VideoSink:
         if codec == "h264":
             odd = width % 2 or height % 2
             stream.pix_fmt = "yuv444p" if odd else "yuv420p"  # 4:2:0 needs even sizes
-            stream.options = {"crf": str(crf), "preset": preset, "threads": "auto"}
+            stream.options = {"crf": str(crf), "preset": preset, "threads": "auto", **_x264_cpu_option()}
             stream.thread_type = "FRAME"  # x264 frame threads (PyAV's default, slices, is ~12 % slower here)
             cc = stream.codec_context
             cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = BT709, BT709, BT709, 1
@@ -159,3 +160,16 @@ class VideoSink:
 
 
 _ENCODERS = {"h264": "libx264", "prores4444": "prores_ks", "ffv1": "ffv1"}
+
+
+@functools.cache
+def _x264_cpu_option() -> dict[str, str]:
+    """Keep x264 off its AVX-512 code on CPUs that have it: there its macroblock-tree rate control reads memory
+    it never wrote, so the same frames encode to different streams from run to run (seen with the bundled x264
+    on this project's Xeon machine). Capping it at AVX2 makes every encode reproducible at the same speed.
+    On CPUs without AVX-512 x264 keeps its own detection (forcing a level the CPU lacks would crash it)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    return {"x264-params": "asm=avx2"} if " avx512f" in flags and " avx2" in flags else {}
