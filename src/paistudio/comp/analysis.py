@@ -8,6 +8,7 @@ colour and bounding box for relighting. Memory is a few numbers per frame, flat 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -39,6 +40,8 @@ def analysis_scale(info: VideoInfo) -> float:
 
 
 def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camera: bool) -> Analysis:
+    """Run the analysis pass. Three stages overlap on their own threads: decoding (straight to low res), keying
+    with the per-frame statistics (`_measure`), and the camera tracker, which is sequential by nature."""
     scale = analysis_scale(info)
     small = (max(16, round(info.width * scale)), max(16, round(info.height * scale)))
     n = info.n_frames
@@ -46,24 +49,14 @@ def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camer
     motion = np.full((n, 3), np.nan)
     mean = np.full((n, 3), np.nan)
     box = np.full((n, 4), -1, np.int32)
-    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
     progress.phase("analyse", n)
     t = 0
-    matte = matte.restart(size=small)
-    for chunk in prefetch(read_chunks(info, size=small)):  # decoded straight to low res
-        alphas = matte.alphas(chunk)
-        for rgb, a in zip(chunk[..., :3], alphas):
-            if t >= n:
-                break
+    measured = _measure(prefetch(read_chunks(info, size=small)), matte.restart(size=small), scale, tracker is not None)
+    for chunk in prefetch(measured):
+        for frame in chunk[:max(0, n - t)]:
             if tracker is not None:
-                background = cv2.bitwise_not(cv2.dilate((a > 8).astype(np.uint8) * 255, grow))
-                tracker.update(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), background)
-            motion[t] = foreground_motion_sample(a, scale)
-            solid = a > OPAQUE
-            if solid.any():
-                mean[t] = SRGB_TO_LINEAR[rgb[solid]].mean(axis=0)
-                ys, xs = np.nonzero(a > 8)
-                box[t] = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+                tracker.update(frame.grey, frame.background)
+            motion[t], mean[t], box[t] = frame.motion, frame.mean, frame.box
             t += 1
         progress.advance(len(chunk))
     if t < n:
@@ -71,3 +64,36 @@ def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camer
                          "re-export it")
     track = tracker.result((info.width, info.height)) if tracker is not None else None
     return Analysis(scale, track, motion, mean, box)
+
+
+@dataclass
+class _FrameStats:
+    grey: np.ndarray | None  # [h, w] uint8, for the tracker
+    background: np.ndarray | None  # [h, w] uint8, 255 where the backing shows (matte dilated away)
+    motion: tuple[float, float, float]  # ground contact x, y and height (full res)
+    mean: np.ndarray  # [3] mean linear RGB of the solid foreground (NaN: none)
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 at low res (-1: no foreground)
+
+
+_GROW = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+
+
+def _measure(chunks: Iterator[np.ndarray], matte: MatteSource, scale: float,
+             for_tracker: bool) -> Iterator[list[_FrameStats]]:
+    """Key each low-res chunk and reduce every frame to what the analysis keeps (plus the tracker's inputs)."""
+    for chunk in chunks:
+        alphas = matte.alphas(chunk)
+        out = []
+        for rgb, a in zip(chunk[..., :3], alphas):
+            grey = background = None
+            if for_tracker:
+                background = cv2.bitwise_not(cv2.dilate(cv2.inRange(a, 9, 255), _GROW))
+                grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            mean, box = np.full(3, np.nan), (-1, -1, -1, -1)
+            solid = a > OPAQUE
+            if solid.any():
+                mean = SRGB_TO_LINEAR[rgb[solid]].mean(axis=0)
+                x, y, w, h = cv2.boundingRect(cv2.inRange(a, 9, 255))
+                box = (x, y, x + w, y + h)
+            out.append(_FrameStats(grey, background, foreground_motion_sample(a, scale), mean, box))
+        yield out

@@ -99,16 +99,19 @@ class CompositeEngine:
         t = 0
         boxes = self._key_boxes()
         for chunk in prefetch(read_chunks(info, chunk=RENDER_CHUNK)):
-            alphas = self.matte.alphas(chunk, None if boxes is None else boxes[t:t + len(chunk)])
+            chunk_boxes = None if boxes is None else boxes[t:t + len(chunk)]
+            alphas = self.matte.alphas(chunk, chunk_boxes)
             out = np.empty(chunk.shape[:3] + (3,), np.uint8)
             plates = np.empty_like(out) if layers else None
             fgs = np.empty(chunk.shape[:3] + (4,), np.uint8) if layers else None
             for i in range(len(chunk)):
-                plate = self.plate.frame(t)
-                fg, box = self._frame(chunk[i], alphas[i], plate, out[i], t, despill, backing)
+                self.plate.frame(t, out=out[i])
                 if layers:
-                    plates[i] = plate
-                    full = np.zeros_like(plate)
+                    plates[i] = out[i]
+                search = None if chunk_boxes is None else chunk_boxes[i]
+                fg, box = self._frame(chunk[i], alphas[i], out[i], t, despill, backing, search)
+                if layers:
+                    full = np.zeros_like(out[i])
                     if box is not None:
                         full[box] = fg
                     fgs[i] = foreground_layer(full, alphas[i])
@@ -131,23 +134,29 @@ class CompositeEngine:
                                  np.minimum(info.height, f[:, 3] + margin)], 1).astype(np.int32)
         return boxes
 
-    def _frame(self, frame, alpha, plate, out, t, despill, backing):
-        """Composite one frame into `out`; returns the processed foreground crop and its box (for the layers).
+    def _frame(self, frame, alpha, out, t, despill, backing, search=None):
+        """Composite one frame over the plate already in `out`; returns the processed foreground crop and its
+        box (for the layers).
 
-        Work happens inside the matte's bounding box only: outside it the result is the plate.
+        Work happens inside the matte's bounding box only: outside it the result is the plate. `search`
+        (x0, y0, x1, y1; -1: unknown) is where the matte can be nonzero (the keyed box), to find that box faster.
         """
         frame = frame[..., :3]
-        out[:] = plate
-        x, y, w, h = cv2.boundingRect(alpha)
+        x0, y0 = 0, 0
+        region = alpha
+        if search is not None and search[0] >= 0:
+            x0, y0, x1, y1 = (int(v) for v in search)
+            region = alpha[y0:y1, x0:x1]
+        x, y, w, h = cv2.boundingRect(region)
         if w == 0:
             return None, None
-        box = (slice(y, y + h), slice(x, x + w))
+        box = (slice(y0 + y, y0 + y + h), slice(x0 + x, x0 + x + w))
         fg, a = np.ascontiguousarray(frame[box]), alpha[box]
         if despill and backing is not None:
             fg = unmix_foreground(fg, a, backing)
         if self.gains is not None:
             fg = apply_gains(fg, self.gains[t])
-        out[box] = composite(fg, a, plate[box])
+        out[box] = composite(fg, a, out[box])
         return fg, box
 
     def report(self) -> dict:

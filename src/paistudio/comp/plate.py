@@ -100,9 +100,9 @@ class PlateRenderer:
         w = (t - a[k]) / (a[k + 1] - a[k])
         return [(k, 1.0 - w), (k + 1, w)]
 
-    def frame(self, t: int) -> np.ndarray:
-        """The plate of frame t, RGB uint8 [H, W, 3]."""
-        return self._render(t, self.size, self.canvases, np.eye(3), None)
+    def frame(self, t: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The plate of frame t, RGB uint8 [H, W, 3]; written into `out` (contiguous, that shape) when given."""
+        return self._render(t, self.size, self.canvases, np.eye(3), None, out)
 
     def frame_small(self, t: int, scale: float) -> np.ndarray:
         """The plate of frame t at `scale` (same rounding as the analysis pass: max(16, round(W*scale)))."""
@@ -121,7 +121,7 @@ class PlateRenderer:
         return self._render(t, small, canvases, out_s, canvas_s)
 
     def _render(self, t: int, out_size: tuple[int, int], canvases: list[np.ndarray], out_s: np.ndarray,
-                canvas_s: np.ndarray | None) -> np.ndarray:
+                canvas_s: np.ndarray | None, dst: np.ndarray | None = None) -> np.ndarray:
         """Blend the active references' warps; `out_s`/`canvas_s` rescale frame/canvas pixels (None: full res).
 
         Canvases are RGBA because OpenCV's 4-channel bilinear warp is ~2.5x faster than its 3-channel one.
@@ -139,7 +139,7 @@ class PlateRenderer:
                 m = out_s @ rel @ np.linalg.inv(to_canvas)  # canvas -> output frame
                 img = cv2.warpPerspective(canvases[k], m, out_size, flags=cv2.INTER_LINEAR, borderMode=border)
             out = img if out is None else cv2.addWeighted(out, 1.0 - w, img, w, 0.0)  # [h, w, 4]
-        return cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
+        return cv2.cvtColor(out, cv2.COLOR_RGBA2RGB, dst=dst)
 
     def _extend(self, k: int, refs: list[np.ndarray]) -> np.ndarray:
         """Reference k on an RGBA canvas with the margin filled (mosaic, then mirrored edge fading to a field)."""
