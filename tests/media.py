@@ -203,3 +203,22 @@ def write_image(path: str | Path, rgb: np.ndarray) -> Path:
     path = Path(path)
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return path
+
+
+def write_clip_folder(folder: str | Path, width: int = 240, height: int = 144, n: int = 24, seed: int = 11,
+                      pan: float = 0.2, zoom: float = 1.05):
+    """A clip folder as restore cases read it (frames/*.png, masks/*.png): a textured world seen through a known
+    camera path, with a walking figure (binary mask). Returns (folder, path [N, 3, 3], backgrounds [N, H, W, 3])."""
+    folder = Path(folder)
+    world = textured_background(width * 2, height * 2, seed=seed)
+    to0 = centred_crop(world.shape[1], world.shape[0], width, height)
+    path = camera_path(n, width, height, pan=pan, zoom=zoom)
+    bgs = np.stack([view(world, to0, path[t], (width, height)) for t in range(n)])
+    frames, masks = [], []
+    for t in range(n):
+        fg, a = figure(width, height, t / (n - 1), soft=0)
+        frames.append(np.where(a[..., None] > 0.5, fg, bgs[t]))
+        masks.append(np.repeat(np.where(a > 0.5, 255, 0).astype(np.uint8)[..., None], 3, -1))
+    write_sequence(folder / "frames", frames, "png")
+    write_sequence(folder / "masks", masks, "png")
+    return folder, path, bgs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -83,6 +84,45 @@ def demo(out: Path = typer.Option(Path("demo_output"), help="Folder for the demo
     record = run_demo(out, _progress(quiet))
     _finish(record, quiet)
     typer.echo(f"demo output: {Path(record['output']['path']).resolve()}")
+
+
+BENCH_HELP = """Score engines on the Cine-Restore benchmark: restore cases from clip folders (frames/ + masks/),
+engines and the static/ffmpeg baselines run on them, metrics against the original clips."""
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+             help=BENCH_HELP)
+def bench(ctx: typer.Context):
+    """Options take several values each (`--track markers flat plain`), so they are parsed with argparse."""
+    import argparse
+
+    from .eval.cases import TRACKS
+    parser = argparse.ArgumentParser(prog="paistudio bench", description=BENCH_HELP)
+    parser.add_argument("--clips", nargs="+", type=Path, required=True,
+                        help="clip folders (frames/, masks/) or folders of them, e.g. ../shared/data/real")
+    parser.add_argument("--out", type=Path, required=True, help="results folder (cases, outputs, results.json, report.md)")
+    parser.add_argument("--track", nargs="+", default=["markers", "flat"], choices=TRACKS)
+    parser.add_argument("--engine", nargs="+", default=["composite"], help="composite and/or dit")
+    parser.add_argument("--refs", nargs="+", type=int, default=[1, 3], help="reference counts to run (1, 2, 3)")
+    parser.add_argument("--defects", action="store_true", help="also run the robustness track (damaged input masks)")
+    parser.add_argument("--background", type=Path, help="new background photo for the plain track")
+    parser.add_argument("--lpips", type=Path, help="local TorchScript LPIPS weights (else LPIPS is not reported)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the cases (perturbation, defects, screen)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="clips scored at once, each in its own process (default: 2 on a machine with 2+ cores)")
+    parser.add_argument("--quiet", "-q", action="store_true")
+    args = parser.parse_args(ctx.args)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    from .eval.bench import BenchSpec, run_bench
+    from .progress import RichProgress, Silent
+    spec = BenchSpec(clips=args.clips, out=args.out, tracks=args.track, engines=args.engine, refs=args.refs,
+                     defects=args.defects, background=args.background, lpips=args.lpips, seed=args.seed)
+    results = run_bench(spec, Silent() if args.quiet else RichProgress("clips"), workers=args.workers)
+    for w in results["warnings"]:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"wrote {args.out / 'results.json'} and {args.out / 'report.md'} "
+               f"({len(results['rows'])} results, {results['seconds']['total']} s)")
 
 
 def _switch(name: str, value: str) -> bool:

@@ -23,9 +23,9 @@ class Silent:
 
 
 class RichProgress:
-    """One bar per phase (`analyse`, `render`): done/total frames, frames per second, elapsed, ETA."""
+    """One bar per phase (`analyse`, `render`): done/total frames (`unit`), per second, elapsed, ETA."""
 
-    def __init__(self):
+    def __init__(self, unit: str = "frames"):
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress as _Progress, TaskProgressColumn,
                                    TextColumn, TimeElapsedColumn, TimeRemainingColumn)
@@ -33,11 +33,13 @@ class RichProgress:
         class FpsColumn(TextColumn):
             def render(self, task):
                 speed = task.finished_speed or task.speed
-                return super().render(task) if speed is None else _text(f"{speed:6.1f} fps")
+                if speed is None:
+                    return super().render(task)
+                return _text(f"{speed:6.1f} fps" if unit == "frames" else f"{speed:6.2f} {unit}/s")
 
         from rich.text import Text as _text
         self._bar = _Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-                              TextColumn("frames"), FpsColumn("   -- fps"), TaskProgressColumn(),
+                              TextColumn(unit), FpsColumn("   -- fps" if unit == "frames" else f"   -- {unit}/s"), TaskProgressColumn(),
                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                               console=Console(stderr=True), transient=False)
         self._bar.start()

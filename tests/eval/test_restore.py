@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from paistudio.errors import InputError, ReferenceImageError
+from paistudio.eval.cases import build_case
 from paistudio.eval.motion import motion_consistency_videos
-from paistudio.eval.restore import (Clip, build_case, clean_reference, estimate_clip_camera, green_screen,
+from paistudio.eval.restore import (Clip, clean_reference, estimate_clip_camera, green_screen,
                                     illumination_perturbation, load_clip, track_clip)
 from paistudio.io.video import probe, read_chunks
-from tests.media import camera_path, centred_crop, figure, textured_background, view, write_sequence
+from tests.media import write_clip_folder, write_sequence
 
 W, H, N = 240, 144, 24
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
@@ -24,19 +25,7 @@ REAL_CLIP = REAL / "davis16_kite-surf"
 @pytest.fixture(scope="module")
 def clip_folder(tmp_path_factory):
     """Frames = a textured world seen through a known camera path + a walking figure (binary mask)."""
-    d = tmp_path_factory.mktemp("clip")
-    world = textured_background(W * 2, H * 2, seed=11)
-    to0 = centred_crop(world.shape[1], world.shape[0], W, H)
-    path = camera_path(N, W, H, pan=0.2, zoom=1.05)
-    bgs = np.stack([view(world, to0, path[t], (W, H)) for t in range(N)])
-    frames, masks = [], []
-    for t in range(N):
-        fg, a = figure(W, H, t / (N - 1), soft=0)
-        frames.append(np.where(a[..., None] > 0.5, fg, bgs[t]))
-        masks.append(np.repeat(np.where(a > 0.5, 255, 0).astype(np.uint8)[..., None], 3, -1))
-    write_sequence(d / "frames", frames, "png")
-    write_sequence(d / "masks", masks, "png")
-    return d, path, bgs
+    return write_clip_folder(tmp_path_factory.mktemp("clip") / "clip", W, H, N)
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,11 @@ Clip folder layout: `frames/00000.jpg …` and `masks/00000.png …` (0 = backgr
   light on the foreground only, parameters returned (the paper's perturbed T_c input).
 - `clean_reference`: frame t with the foreground removed and filled from other frames where that background
   is visible (aligned by the camera path); only what no frame shows is inpainted.
-- `build_case`: all of the above written to a folder (foreground.mp4, refs/, gt.mp4, mask/, camera_gt.json,
-  case.json), deterministic and cached.
+Writing all of it to a case folder is `eval.cases.build_case`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,25 +25,18 @@ import cv2
 import numpy as np
 
 from ..comp.colour import SRGB_TO_LINEAR, to_srgb
-from ..comp.path import save_path
 from ..comp.track import BackingTracker, TrackResult
 from ..errors import InputError, ReferenceImageError
-from ..io.atomic import remove, write_text_atomic
 from ..io.images import IMAGE_EXTENSIONS, read_image
-from ..io.writer import VideoSink
 
 SCREEN_GREEN = (40, 175, 60)  # sRGB of a lit chroma-green screen
 SCREEN_BLUE = (30, 70, 190)  # sRGB of a lit chroma-blue screen
 MARKER_GREEN = (20, 235, 40)  # more saturated than the screen: keys out, yet trackable
 MARKER_BLUE = (15, 45, 245)
 BACKINGS = ("markers", "flat")
-CASE_FORMAT = "paistudio.restore_case"
-CASE_VERSION = 1  # bump when anything below changes what a case contains (invalidates cached cases)
 CAMERA_WIDTH = 640  # tracking resolution (px wide) for estimate_clip_camera
 CAMERA_DILATE_PX = 12  # mask dilation (full-res px) before tracking: keeps features off the subject's edge
 SPILL_BAND_PX = 3.0  # width (Gaussian sigma, px) of the band inside the outline that the screen light tints
-GT_CRF = 10  # H.264 crf of gt.mp4: near-lossless (MSE ~1e-4 on DAVIS at crf 16, ~8e-5 at 10), player-compatible 4:2:0
-REF_NAMES = {1: ("begin",), 2: ("begin", "end"), 3: ("begin", "middle", "end")}  # the DESIGN's default anchors
 
 
 @dataclass
@@ -73,7 +64,7 @@ class PerturbationRanges:
 
 # ---------------------------------------------------------------------------------------------- clip folder
 
-def _clip_files(folder: Path) -> tuple[list[Path], list[Path] | None]:
+def clip_files(folder: Path) -> tuple[list[Path], list[Path] | None]:
     """The frame files and the mask files (one per frame, same stems), or None when there is no masks/."""
     if not folder.is_dir():
         raise InputError(f"clip folder {folder} does not exist; give a folder with frames/00000.jpg … (and masks/)")
@@ -97,7 +88,7 @@ def load_clip(folder: str | Path, fps: Fraction = Fraction(24)) -> Clip:
     """Read a clip folder into a `Clip`; raises InputError for a missing/empty folder, frames of mixed sizes,
     or masks that do not match the frames in count, names or size."""
     folder = Path(folder)
-    files, mask_files = _clip_files(folder)
+    files, mask_files = clip_files(folder)
     frames = []
     for p in files:
         img = read_image(p, "frame")[..., :3]
@@ -293,8 +284,8 @@ def illumination_perturbation(frames: np.ndarray, alpha: np.ndarray, seed: int =
 
 # ---------------------------------------------------------------------------------------------- references
 
-def _clean(clip: Clip, path: np.ndarray, t: int, dilate_px: int) -> tuple[np.ndarray, float]:
-    """Frame t without its foreground and the share of the hole that had to be inpainted."""
+def clean_plate(clip: Clip, path: np.ndarray, t: int, dilate_px: int) -> tuple[np.ndarray, float]:
+    """`clean_reference` and the share of the hole that had to be inpainted (recorded in case.json)."""
     masks = _masks(clip)
     h, w = clip.frames.shape[1:3]
     out = clip.frames[t].copy()
@@ -327,107 +318,4 @@ def clean_reference(clip: Clip, path: np.ndarray, t: int, dilate_px: int = 15) -
     only where its own dilated mask is background; what none of them sees is inpainted (cv2 Telea)."""
     if not 0 <= t < len(clip.frames):
         raise ReferenceImageError(f"reference anchor {t} is outside the clip's 0..{len(clip.frames) - 1}; pick a frame in it")
-    return _clean(clip, path, t, dilate_px)[0]
-
-
-# ---------------------------------------------------------------------------------------------- case folder
-
-def _anchors(refs, n: int) -> list[int]:
-    anchors = [0, (n - 1) // 2, n - 1] if refs is None else [int(r) for r in refs]
-    if not 1 <= len(anchors) <= 3:
-        raise ReferenceImageError(f"{len(anchors)} reference anchors given; give 1 to 3 frame indices")
-    if any(not 0 <= a < n for a in anchors) or any(b <= a for a, b in zip(anchors, anchors[1:])):
-        raise ReferenceImageError(f"reference anchors {anchors} must increase within 0..{n - 1}; fix refs=")
-    return anchors
-
-
-def _write_video(path: Path, frames: np.ndarray, fps: Fraction, crf: int) -> None:
-    with VideoSink(path, "h264", frames.shape[2], frames.shape[1], fps, 1 / fps, crf=crf) as sink:
-        sink.write(frames, list(range(len(frames))))
-
-
-def _write_png(path: Path, img: np.ndarray) -> None:
-    if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), img):
-        raise OSError(f"cannot write {path}")
-
-
-def _case_files(anchor_names) -> list[str]:
-    return ["foreground.mp4", "gt.mp4", "camera_gt.json", "mask"] + [f"refs/{k}.png" for k in anchor_names]
-
-
-def build_case(clip_folder: str | Path, out_dir: str | Path, backing: str = "markers", refs=None, seed: int = 0, *,
-               fps: Fraction = Fraction(24), crf: int = 16, spill: float = 0.4, edge_softness: float = 1.5,
-               dilate_px: int = 15) -> Path:
-    """Write one restore case for the clip in `clip_folder` to `out_dir` and return `out_dir`.
-
-    Files: foreground.mp4 (perturbed green-screen foreground, H.264 crf `crf`), refs/{begin,middle,end}.png
-    (clean references at `refs`, default first/middle/last frame; 1 ref → begin, 2 → begin+end), gt.mp4 (the
-    original clip, crf GT_CRF), mask/00000.png … (binary masks), camera_gt.json (the estimated path, comp.path
-    format), case.json (settings, anchors, perturbation parameters, camera reliability, fill statistics; written last).
-    Deterministic for given settings; when case.json already records the same settings and every file is
-    there, nothing is rebuilt.
-    """
-    if backing not in BACKINGS:
-        raise ValueError(f"backing must be one of {BACKINGS}, not {backing!r}")
-    clip_folder, out_dir = Path(clip_folder).resolve(), Path(out_dir)
-    files, mask_files = _clip_files(clip_folder)
-    if mask_files is None:
-        raise InputError(f"{clip_folder} has no masks/; restore cases need one foreground mask per frame "
-                         "(masks/00000.png …, 255 = foreground)")
-    anchors = _anchors(refs, len(files))
-    names = REF_NAMES[len(anchors)]
-    fps = Fraction(fps)
-    settings = {"clip_folder": str(clip_folder), "clip_frames": len(files),
-                "clip_bytes": sum(p.stat().st_size for p in files + mask_files),
-                "backing": backing, "seed": int(seed), "anchors": anchors, "fps": f"{fps.numerator}/{fps.denominator}",
-                "crf": int(crf), "gt_crf": GT_CRF, "spill": float(spill), "edge_softness": float(edge_softness),
-                "dilate_px": int(dilate_px), "camera_width": CAMERA_WIDTH, "camera_dilate_px": CAMERA_DILATE_PX}
-    case_json = out_dir / "case.json"
-    if _cached(case_json, settings, _case_files(names)):
-        return out_dir
-
-    clip = load_clip(clip_folder, fps)
-    masks = _masks(clip)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    remove(case_json)  # a half-rebuilt folder must never look cached
-    for d in ("mask", "refs"):
-        remove(out_dir / d)
-        (out_dir / d).mkdir()
-
-    track = track_clip(clip)
-    path = track.homographies
-    fg, alpha = green_screen(clip, path, backing, seed, spill, edge_softness)
-    fg, perturbation = illumination_perturbation(fg, alpha, seed)
-    _write_video(out_dir / "foreground.mp4", fg, fps, crf)
-    del fg, alpha
-    _write_video(out_dir / "gt.mp4", clip.frames, fps, GT_CRF)
-    for i, m in enumerate(masks):
-        _write_png(out_dir / "mask" / f"{i:05d}.png", m)
-    inpainted = {}
-    for name, a in zip(names, anchors):
-        img, share = _clean(clip, path, a, dilate_px)
-        _write_png(out_dir / "refs" / f"{name}.png", img)
-        inpainted[name] = round(share, 4)
-    h, w = clip.frames.shape[1:3]
-    save_path(out_dir / "camera_gt.json", path, {"width": w, "height": h, "reliable": track.reliable,
-                                                 "source": "BackingTracker on the clip background"})
-    case = {"format": CASE_FORMAT, "version": CASE_VERSION, "clip": clip.name, "frames": len(clip.frames),
-            "width": w, "height": h, "fps": settings["fps"], "backing": backing, "seed": int(seed),
-            "anchors": dict(zip(names, anchors)),
-            "files": {"foreground": "foreground.mp4", "ground_truth": "gt.mp4", "masks": "mask",
-                      "camera": "camera_gt.json", "references": {k: f"refs/{k}.png" for k in names}},
-            "camera": {"reliable": track.reliable, "median_inliers": float(np.median(track.inliers))},
-            "references_inpainted_share": inpainted, "perturbation": perturbation, "settings": settings}
-    write_text_atomic(case_json, json.dumps(case, indent=2) + "\n")
-    return out_dir
-
-
-def _cached(case_json: Path, settings: dict, files: list[str]) -> bool:
-    try:
-        case = json.loads(case_json.read_text())
-    except (OSError, ValueError):
-        return False
-    return (isinstance(case, dict) and case.get("version") == CASE_VERSION and case.get("settings") == settings
-            and all((case_json.parent / f).exists() for f in files))
+    return clean_plate(clip, path, t, dilate_px)[0]

@@ -1,0 +1,296 @@
+"""`paistudio bench`: the Cine-Restore benchmark — build restore cases, run engines and baselines, score.
+
+For every clip folder (frames/ + masks/) and track (`eval.cases.TRACKS`), a cached case is built; every engine
+asked for (`composite`, or `dit` when it exists) runs with each reference count, and the two baselines
+(`eval.baselines`, begin reference only, so one render serves every reference count) run once. Each output
+is scored against the original clip (`score_output`) and the results land in `OUT/results.json`, with per-frame
+metrics in `OUT/per_frame/`, videos in `OUT/outputs/`, and the Markdown report and plots (`eval.report`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import __version__
+from ..errors import EngineUnavailable, InputError, PaiStudioError
+from ..io.atomic import write_text_atomic
+from ..io.video import probe, read_chunks
+from ..progress import Progress, Silent
+from .baselines import BASELINES, ffmpeg_binary, render_ffmpeg, render_static
+from .cases import REF_NAMES, TRACKS, build_case
+from .metrics import FlickerMeter, Lpips, green_excess, mse, ssim_map
+from .motion import background_tracks, motion_consistency
+from .restore import SCREEN_GREEN, load_clip, track_clip
+
+ENGINES = ("composite", "dit")
+BG_DILATE_PX = 7  # background = outside the true mask dilated this much (soft edges and halo excluded)
+FG_ERODE_PX = 3  # foreground = the true mask eroded this much (the solid subject, for preservation)
+SSIM_REACH_PX = 5  # SSIM's window (Gaussian sigma 1.5, 11 px) reaches this far: masked SSIM keeps this clear of the edge
+TRACK_DILATE_PX = 12  # motion tracks start and are hidden outside the mask dilated this much
+GRID_STEP = 16  # px between Motion Consistency query points (854x480: ~1,300 points before the mask)
+FLICKER_SCALE = 0.5  # flicker is measured at half resolution (the optical flow dominates its cost)
+CASE_SEED = 0
+
+
+@dataclass
+class BenchSpec:
+    clips: list[Path]  # clip folders, or folders holding clip folders
+    out: Path
+    tracks: list[str] = field(default_factory=lambda: ["markers", "flat"])
+    engines: list[str] = field(default_factory=lambda: ["composite"])
+    refs: list[int] = field(default_factory=lambda: [1, 3])
+    defects: bool = False  # also score the robustness track (inputs built from damaged masks)
+    background: Path | None = None  # the plain track's new background photo
+    lpips: Path | None = None  # local TorchScript LPIPS weights
+    seed: int = CASE_SEED
+
+    def check(self) -> None:
+        bad = [t for t in self.tracks if t not in TRACKS]
+        if bad:
+            raise InputError(f"unknown track {bad[0]!r}; choose from {', '.join(TRACKS)}")
+        bad = [e for e in self.engines if e not in ENGINES]
+        if bad:
+            raise InputError(f"unknown engine {bad[0]!r}; choose from {', '.join(ENGINES)}")
+        bad = [r for r in self.refs if r not in (1, 2, 3)]
+        if bad or not self.refs:
+            raise InputError(f"--refs takes reference counts 1, 2 or 3, not {bad or 'nothing'}")
+        if "plain" in self.tracks and self.background is None:
+            raise InputError("the plain track needs a new background photo: give --background IMG")
+        if self.background is not None and not Path(self.background).is_file():
+            raise InputError(f"background photo {self.background} does not exist")
+
+
+def find_clips(paths: list[Path]) -> list[Path]:
+    """Clip folders (with frames/) among `paths` and their direct subfolders, sorted by name, deduplicated."""
+    found: dict[str, Path] = {}
+    for p in paths:
+        p = Path(p)
+        if not p.is_dir():
+            raise InputError(f"clip folder {p} does not exist; give folders with frames/ and masks/")
+        if (p / "frames").is_dir():
+            found[str(p.resolve())] = p
+            continue
+        for child in sorted(p.iterdir()):
+            if (child / "frames").is_dir():
+                found[str(child.resolve())] = child
+    if not found:
+        raise InputError(f"no clip folders (with frames/ and masks/) in {', '.join(map(str, paths))}")
+    return sorted(found.values(), key=lambda c: c.name)
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+
+class ClipScorer:
+    """Everything about one clip's ground truth that every output of it is scored against (computed once)."""
+
+    def __init__(self, gt: np.ndarray, masks: np.ndarray, lpips: Lpips):
+        self.gt, self.masks, self.lpips = gt, masks, lpips
+        disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
+        self.bg = np.stack([cv2.bitwise_not(cv2.dilate(m, disc(BG_DILATE_PX))) for m in masks])  # [T, H, W]
+        self.fg = np.stack([cv2.erode(m, disc(FG_ERODE_PX)) for m in masks])
+        # SSIM averages windows: count only windows that lie wholly on one side of the outline
+        self.bg_ssim = np.stack([cv2.erode(b, disc(SSIM_REACH_PX)) for b in self.bg])
+        self.fg_ssim = np.stack([cv2.erode(f, disc(SSIM_REACH_PX)) for f in self.fg])
+        self.hide = np.stack([cv2.dilate(m, disc(TRACK_DILATE_PX)) for m in masks])
+        self.query = cv2.bitwise_not(self.hide[0])
+        self.gt_tracks = background_tracks(gt, self.query, GRID_STEP, self.hide)
+        self.flicker = FlickerMeter(gt, masks, FLICKER_SCALE)
+        self.gt_green = _nanmean([green_excess(f, m) for f, m in zip(gt, masks)])
+        self.gt_flicker = self.flicker(gt)
+
+    def score(self, out: np.ndarray, pixel_gt: bool) -> tuple[dict, dict]:
+        """(summary metrics, per-frame lists) of an output `[T, H, W, 3]`; `pixel_gt` False on the plain track,
+        whose background has no ground truth (whole-frame and background metrics are then None)."""
+        if out.shape != self.gt.shape:
+            raise InputError(f"output frames {out.shape} do not match the clip's {self.gt.shape}")
+        per = {k: [] for k in ("mse", "ssim", "mse_bg", "ssim_bg", "mse_fg", "ssim_fg", "lpips", "green_excess")}
+        for t in range(len(out)):
+            smap = ssim_map(out[t], self.gt[t])
+            bg, fg = self.bg_ssim[t] > 0, self.fg_ssim[t] > 0
+            if pixel_gt:
+                per["mse"].append(mse(out[t], self.gt[t]))
+                per["ssim"].append(float(smap.mean()))
+                per["mse_bg"].append(mse(out[t], self.gt[t], self.bg[t]))
+                per["ssim_bg"].append(float(smap[bg].mean()) if bg.any() else float("nan"))
+                if self.lpips.available:
+                    per["lpips"].append(self.lpips(out[t], self.gt[t]))
+            per["mse_fg"].append(mse(out[t], self.gt[t], self.fg[t]))
+            per["ssim_fg"].append(float(smap[fg].mean()) if fg.any() else float("nan"))
+            per["green_excess"].append(green_excess(out[t], self.masks[t]))
+        summary = {k: (_nanmean(v) if v else None) for k, v in per.items()}
+        out_tracks = background_tracks(out, self.query, GRID_STEP, self.hide)
+        summary["motion_consistency"] = _finite(motion_consistency(out_tracks, self.gt_tracks))
+        summary["flicker"] = _finite(self.flicker(out))
+        return summary, {k: [_finite(x) for x in v] for k, v in per.items() if v}
+
+
+def _nanmean(values) -> float | None:
+    a = np.asarray([v for v in values if v is not None], np.float64)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if len(a) else None
+
+
+def _finite(x) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def _read(path: Path) -> np.ndarray:
+    return np.concatenate(list(read_chunks(probe(path))))
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+@dataclass
+class Row:
+    clip: str
+    track: str  # markers | flat | plain, with "+defects" for the robustness track
+    method: str  # composite | dit | static | ffmpeg
+    refs: int
+    status: str  # ok | unavailable: … | failed: …
+    metrics: dict = field(default_factory=dict)
+    camera_source: str | None = None
+    render_s: float | None = None
+    output: str | None = None
+
+
+def _ref_args(case: Path, count: int) -> list[str]:
+    """`path@frame` for the case's references that a run with `count` references uses."""
+    anchors = json.loads((case / "case.json").read_text())["anchors"]
+    return [f"{case / 'refs' / (name + '.png')}@{anchors[name]}" for name in REF_NAMES[count]]
+
+
+def _render(method: str, case: Path, count: int, out: Path) -> dict | None:
+    """Run one method on a case; returns the render record (None for the ffmpeg baseline)."""
+    meta = json.loads((case / "case.json").read_text())
+    matte = case / "matte" if meta["backing"] == "plain" else None
+    fg, begin = case / "foreground.mp4", case / "refs" / "begin.png"
+    if method == "static":
+        return render_static(fg, begin, out, matte)
+    if method == "ffmpeg":
+        render_ffmpeg(fg, begin, out, None if matte else SCREEN_GREEN, matte, meta["fps"], meta["frames"])
+        return None
+    from ..api import replace
+    return replace(fg, _ref_args(case, count), out, matte=str(matte) if matte else None, engine=method,
+                   overwrite=True, crf=16, progress=Silent())
+
+
+def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 1) -> dict:
+    """Run the benchmark described by `spec`; writes OUT/results.json and the report, returns the results.
+
+    `workers` > 1 scores that many clips at once in separate processes (the renders inside are threaded,
+    but scoring is mostly one core: two workers keep both cores of a small machine busy).
+    """
+    progress = progress or Silent()
+    spec.check()
+    clips = find_clips(spec.clips)
+    lpips = Lpips(spec.lpips)
+    out = Path(spec.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tracks = [(t, False) for t in spec.tracks] + ([(t, True) for t in spec.tracks] if spec.defects else [])
+    warnings: list[str] = []
+    try:
+        ffmpeg_binary()
+        baselines = list(BASELINES)
+    except EngineUnavailable as e:
+        baselines = ["static"]
+        warnings.append(str(e))
+    if not lpips.available:
+        warnings.append(f"LPIPS not reported: {lpips.reason}")
+    rows: list[dict] = []
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    progress.phase("clips", len(clips))
+    jobs = [(c, spec, tracks, baselines) for c in clips]
+    if workers > 1 and len(clips) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(max_workers=min(workers, len(clips))) as pool:
+            done = [_collect(f, rows, warnings, timings, progress) for f in pool.map(_bench_clip, jobs)]
+    else:
+        done = [_collect(_bench_clip(j), rows, warnings, timings, progress) for j in jobs]
+    del done
+    rows.sort(key=lambda r: (r["clip"], r["track"], METHODS.index(r["method"]), r["refs"]))
+    results = {"format": "paistudio.bench", "version": 1, "paistudio": __version__,
+               "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(spec).items()},
+               "clips": [c.name for c in clips], "lpips_available": lpips.available, "warnings": warnings,
+               "rows": rows, "seconds": {"total": round(time.perf_counter() - started, 1), "workers": workers,
+                                         "per_clip": timings},
+               "versions": {"python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__}}
+    results["settings"]["clips"] = [str(c) for c in spec.clips]
+    write_text_atomic(out / "results.json", json.dumps(results, indent=1) + "\n")
+    from .report import write_report
+    write_report(results, out)
+    progress.close()
+    return results
+
+
+METHODS = ENGINES + BASELINES
+
+
+def _collect(result, rows, warnings, timings, progress) -> None:
+    clip_rows, clip_warnings, name, seconds = result
+    rows.extend(clip_rows)
+    warnings.extend(clip_warnings)
+    if seconds is not None:
+        timings[name] = seconds
+    progress.advance(1)
+
+
+def _bench_clip(job) -> tuple[list[dict], list[str], str, float | None]:
+    """Every case of one clip, rendered and scored (runs in a worker process when there are several)."""
+    clip_dir, spec, tracks, baselines = job
+    t0 = time.perf_counter()
+    try:
+        clip = load_clip(clip_dir)
+        if clip.masks is None:
+            raise InputError(f"{clip_dir} has no masks/")
+    except PaiStudioError as e:
+        return [], [f"clip {clip_dir.name} skipped: {e}"], clip_dir.name, None
+    out = Path(spec.out)
+    scorer = ClipScorer(clip.frames, clip.masks, Lpips(spec.lpips))
+    loaded = functools.cache(lambda: (clip, track_clip(clip)))  # one camera estimate serves every track
+    rows: list[Row] = []
+    for track, defects in tracks:
+        name = track + ("+defects" if defects else "")
+        case = build_case(clip_dir, out / "cases" / clip.name / name, track, seed=spec.seed, defects=defects,
+                          background=spec.background if track == "plain" else None, loaded=loaded)
+        counts = [1] if track == "plain" else spec.refs  # the plain track has one reference: the new photo
+        runs = [(e, k) for e in spec.engines for k in counts] + [(b, 0) for b in baselines]
+        for method, count in runs:
+            rows.extend(_run_one(method, count, counts, case, clip.name, name, out, scorer, track != "plain"))
+    return [asdict(r) for r in rows], [], clip.name, round(time.perf_counter() - t0, 2)
+
+
+def _run_one(method, count, counts, case, clip_name, track_name, out, scorer, pixel_gt) -> list[Row]:
+    """Render and score one method on one case; a baseline's row is repeated for every reference count."""
+    label = f"{method}-{count}ref" if count else method
+    video = out / "outputs" / clip_name / track_name / f"{label}.mp4"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    report_counts = [count] if count else counts
+    t0 = time.perf_counter()
+    try:
+        record = _render(method, case, count, video)
+    except EngineUnavailable as e:
+        return [Row(clip_name, track_name, method, k, f"unavailable: {e}") for k in report_counts]
+    except PaiStudioError as e:
+        return [Row(clip_name, track_name, method, k, f"failed: {e}") for k in report_counts]
+    render_s = round(time.perf_counter() - t0, 2)
+    try:
+        summary, per_frame = scorer.score(_read(video), pixel_gt)
+    except InputError as e:  # a method that changed the frame count or size is reported, not averaged
+        return [Row(clip_name, track_name, method, k, f"failed: {e}") for k in report_counts]
+    per_path = out / "per_frame" / clip_name / track_name / f"{label}.json"
+    per_path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(per_path, json.dumps(per_frame) + "\n")
+    summary["gt_green_excess"] = scorer.gt_green
+    summary["gt_flicker"] = _finite(scorer.gt_flicker)
+    source = record["engine"].get("camera", {}).get("source") if record else "static"
+    return [Row(clip_name, track_name, method, k, "ok", summary, source, render_s, str(video.relative_to(out)))
+            for k in report_counts]

@@ -1,0 +1,160 @@
+"""The benchmark end to end on synthetic clip folders (a textured world, a known camera pan, a walking figure)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paistudio.errors import InputError
+from paistudio.eval.bench import BenchSpec, ClipScorer, find_clips, run_bench
+from paistudio.eval.defects import apply_defects, draw_defects
+from paistudio.eval.metrics import Lpips
+from paistudio.eval.restore import load_clip
+from tests.media import textured_background, write_clip_folder, write_image
+
+W, H, N = 240, 144, 24
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    write_clip_folder(d / "pan_a", W, H, N, seed=11, pan=0.2)
+    write_clip_folder(d / "pan_b", W, H, N, seed=12, pan=-0.15, zoom=1.0)
+    photo = write_image(d / "photo.png", textured_background(320, 200, seed=3))
+    return d, photo
+
+
+@pytest.fixture(scope="module")
+def results(clips, tmp_path_factory):
+    d, photo = clips
+    out = tmp_path_factory.mktemp("bench")
+    spec = BenchSpec(clips=[d], out=out, tracks=["markers", "flat", "plain"], engines=["composite", "dit"],
+                     refs=[1, 3], defects=True, background=photo)
+    return run_bench(spec, workers=2), out  # two clips, two worker processes
+
+
+def _row(results, clip, track, method, refs):
+    rows = [r for r in results["rows"] if (r["clip"], r["track"], r["method"], r["refs"]) == (clip, track, method, refs)]
+    assert len(rows) == 1, (clip, track, method, refs, len(rows))
+    return rows[0]
+
+
+def test_every_case_method_and_reference_count_is_scored(results):
+    res, out = results
+    assert res["clips"] == ["pan_a", "pan_b"]
+    for clip in res["clips"]:
+        for track in ("markers", "flat", "markers+defects", "flat+defects"):
+            for refs in (1, 3):
+                for method in ("composite", "static", "ffmpeg"):
+                    assert _row(res, clip, track, method, refs)["status"] == "ok"
+                assert _row(res, clip, track, "dit", refs)["status"].startswith("unavailable")
+        for track in ("plain", "plain+defects"):  # one reference only: the new photo
+            assert _row(res, clip, track, "composite", 1)["status"] == "ok"
+            assert not [r for r in res["rows"] if r["clip"] == clip and r["track"] == track and r["refs"] == 3]
+    per_frame = json.loads((out / "per_frame" / "pan_a" / "markers" / "composite-3ref.json").read_text())
+    assert len(per_frame["mse"]) == N and len(per_frame["ssim_fg"]) == N
+    assert (out / "outputs" / "pan_a" / "flat" / "ffmpeg.mp4").is_file()
+    assert json.loads((out / "results.json").read_text())["rows"] == res["rows"]
+    assert not res["lpips_available"] and any("LPIPS" in w for w in res["warnings"])
+
+
+def test_composite_beats_the_static_baseline_on_motion_and_mse(results):
+    res, _ = results
+    for clip in res["clips"]:
+        ours = _row(res, clip, "markers", "composite", 3)
+        static = _row(res, clip, "markers", "static", 3)
+        assert ours["camera_source"] == "tracked-backing"
+        assert ours["metrics"]["motion_consistency"] > 0.85, ours["metrics"]
+        assert static["metrics"]["motion_consistency"] < 0.3, static["metrics"]
+        assert ours["metrics"]["mse"] < static["metrics"]["mse"]
+        flat = _row(res, clip, "flat", "composite", 3)
+        assert flat["camera_source"] == "references"
+        assert flat["metrics"]["motion_consistency"] > _row(res, clip, "flat", "static", 3)["metrics"]["motion_consistency"] + 0.4
+        assert flat["metrics"]["mse_bg"] < _row(res, clip, "flat", "static", 3)["metrics"]["mse_bg"]
+
+
+def test_plain_track_scores_motion_and_foreground_only(results):
+    res, _ = results
+    m = _row(res, "pan_a", "plain", "composite", 1)["metrics"]
+    assert m["mse"] is None and m["ssim"] is None and m["mse_bg"] is None  # no background ground truth
+    assert m["motion_consistency"] > 0.85  # the photo moves with the clip's real camera (tracked on its background)
+    assert m["ssim_fg"] > 0.8  # the original foreground is kept (relit a little towards the photo)
+    assert _row(res, "pan_a", "plain", "static", 1)["metrics"]["motion_consistency"] < 0.3
+
+
+def test_defects_hurt_the_foreground(results):
+    res, _ = results
+    clean = _row(res, "pan_a", "markers", "composite", 3)["metrics"]
+    damaged = _row(res, "pan_a", "markers+defects", "composite", 3)["metrics"]
+    assert damaged["mse_fg"] > clean["mse_fg"]
+
+
+def test_report_table_plots_and_strips(results):
+    res, out = results
+    md = (out / "report.md").read_text()
+    assert "## Track `markers`" in md and "## Track `plain+defects`" in md
+    assert "| PAI-Studio (paper) | 3 | 0.0065 | 0.789 | 0.197 | 0.894 |" in md
+    assert "reported on the paper's test set, not these clips" in md
+    assert "Composite beats static on Motion Consistency and MSE" in md
+    assert "dit: unavailable" in md
+    for track in ("markers", "flat", "plain", "markers_defects"):
+        assert (out / "plots" / f"per_clip_{track}.png").stat().st_size > 5000
+    strips = sorted((out / "strips").glob("*.png"))
+    assert strips and strips[0].stat().st_size > 5000
+
+
+def test_ground_truth_scores_perfectly_against_itself(clips):
+    clip = load_clip(clips[0] / "pan_a")
+    scorer = ClipScorer(clip.frames, clip.masks, Lpips(None))
+    summary, _ = scorer.score(clip.frames, pixel_gt=True)
+    assert summary["mse"] == 0.0 and summary["ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert summary["motion_consistency"] == pytest.approx(1.0)
+    assert summary["flicker"] == scorer.gt_flicker < 0.02  # the floor of the flow-warp residual
+    still = np.repeat(clip.frames[:1], N, axis=0)
+    assert scorer.score(still, pixel_gt=True)[0]["motion_consistency"] < 0.05
+
+
+def test_defects_are_seeded_and_stay_near_the_subject():
+    mask = np.zeros((120, 160), np.uint8)
+    mask[30:100, 60:100] = 255
+    p = draw_defects(4)
+    assert p == draw_defects(4) and p != draw_defects(5)
+    json.dumps(p)
+    damaged = apply_defects(mask, p)
+    lost = (mask > 0) & (damaged == 0)
+    added = (mask == 0) & (damaged > 0)
+    assert 0.03 < lost.sum() / (mask > 0).sum() < 0.4  # holes and a limb, not the whole subject
+    assert added.any()
+    ys, xs = np.nonzero(added)
+    assert xs.min() > 60 - 40 and xs.max() < 100 + 40 and ys.min() > 30 - 40 and ys.max() < 100 + 40
+
+
+def test_bad_bench_input(tmp_path, clips):
+    with pytest.raises(InputError, match="no clip folders"):
+        find_clips([tmp_path])
+    with pytest.raises(InputError, match="does not exist"):
+        find_clips([tmp_path / "nope"])
+    with pytest.raises(InputError, match="plain track needs"):
+        run_bench(BenchSpec(clips=[clips[0]], out=tmp_path / "o", tracks=["plain"]))
+    with pytest.raises(InputError, match="unknown engine"):
+        run_bench(BenchSpec(clips=[clips[0]], out=tmp_path / "o", engines=["magic"]))
+    with pytest.raises(InputError, match="reference counts"):
+        run_bench(BenchSpec(clips=[clips[0]], out=tmp_path / "o", refs=[4]))
+
+
+def test_cli(tmp_path, clips):
+    cmd = [sys.executable, "-m", "paistudio.cli", "bench", "--clips", str(clips[0] / "pan_b"), "--out",
+           str(tmp_path / "r"), "--track", "markers", "--refs", "1", "-q"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "results.json" in done.stdout
+    rows = json.loads((tmp_path / "r" / "results.json").read_text())["rows"]
+    assert {(r["method"], r["refs"]) for r in rows} == {("composite", 1), ("static", 1), ("ffmpeg", 1)}
+    missing = subprocess.run(cmd[:5] + [str(tmp_path / "nope")] + cmd[6:], capture_output=True, text=True)
+    assert missing.returncode == 3 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
+    bad = subprocess.run(cmd + ["--track", "sideways"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    assert not Path(tmp_path / "nope").exists()
