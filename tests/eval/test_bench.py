@@ -98,7 +98,7 @@ def test_report_table_plots_and_strips(results):
     assert "## Track `markers`" in md and "## Track `plain+defects`" in md
     assert "| PAI-Studio (paper) | 3 | 0.0065 | 0.789 | 0.197 | 0.894 |" in md
     assert "reported on the paper's test set, not these clips" in md
-    assert "Composite beats static on Motion Consistency and MSE" in md
+    assert "Composite beats static on Motion Consistency (by more than 0.05) and MSE" in md
     assert "dit: unavailable" in md
     for track in ("markers", "flat", "plain", "markers_defects"):
         assert (out / "plots" / f"per_clip_{track}.png").stat().st_size > 5000
