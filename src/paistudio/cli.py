@@ -105,7 +105,8 @@ def bench(ctx: typer.Context):
     parser.add_argument("--engine", nargs="+", default=["composite"], help="composite and/or dit")
     parser.add_argument("--refs", nargs="+", type=int, default=[1, 3], help="reference counts to run (1, 2, 3)")
     parser.add_argument("--defects", action="store_true", help="also run the robustness track (damaged input masks)")
-    parser.add_argument("--background", type=Path, help="new background photo for the plain track")
+    parser.add_argument("--background", type=Path,
+                        help="new background photo for the plain track (default: the repository's samples/walk/middle.jpg)")
     parser.add_argument("--lpips", type=Path, help="local TorchScript LPIPS weights (else LPIPS is not reported)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the cases (perturbation, defects, screen)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
@@ -116,13 +117,27 @@ def bench(ctx: typer.Context):
         parser.error("--workers must be at least 1")
     from .eval.bench import BenchSpec, run_bench
     from .progress import RichProgress, Silent
+    background = args.background
+    if background is None and "plain" in args.track:
+        background = _sample_photo()
+        if background is not None and not args.quiet:
+            typer.echo(f"plain track: replacing backgrounds with {background} (choose another with --background)", err=True)
     spec = BenchSpec(clips=args.clips, out=args.out, tracks=args.track, engines=args.engine, refs=args.refs,
-                     defects=args.defects, background=args.background, lpips=args.lpips, seed=args.seed)
+                     defects=args.defects, background=background, lpips=args.lpips, seed=args.seed)
     results = run_bench(spec, Silent() if args.quiet else RichProgress("clips"), workers=args.workers)
     for w in results["warnings"]:
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"wrote {args.out / 'results.json'} and {args.out / 'report.md'} "
                f"({len(results['rows'])} results, {results['seconds']['total']} s)")
+
+
+def _sample_photo() -> Path | None:
+    """The bundled sample's middle reference (our own landscape), when running from a clone of the repository."""
+    from .demo import sample_folder
+    try:
+        return sample_folder() / "middle.jpg"
+    except PaiStudioError:
+        return None
 
 
 def _switch(name: str, value: str) -> bool:

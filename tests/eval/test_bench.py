@@ -147,12 +147,15 @@ def test_bad_bench_input(tmp_path, clips):
 
 def test_cli(tmp_path, clips):
     cmd = [sys.executable, "-m", "paistudio.cli", "bench", "--clips", str(clips[0] / "pan_b"), "--out",
-           str(tmp_path / "r"), "--track", "markers", "--refs", "1", "-q"]
+           str(tmp_path / "r"), "--track", "markers", "plain", "--refs", "1", "-q"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "results.json" in done.stdout
     rows = json.loads((tmp_path / "r" / "results.json").read_text())["rows"]
     assert {(r["method"], r["refs"]) for r in rows} == {("composite", 1), ("static", 1), ("ffmpeg", 1)}
+    assert {r["track"] for r in rows} == {"markers", "plain"}  # plain: the bundled sample photo by default
+    case = json.loads((tmp_path / "r" / "cases" / "pan_b" / "plain" / "case.json").read_text())
+    assert case["settings"]["background"]["path"].endswith("samples/walk/middle.jpg")
     missing = subprocess.run(cmd[:5] + [str(tmp_path / "nope")] + cmd[6:], capture_output=True, text=True)
     assert missing.returncode == 3 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
     bad = subprocess.run(cmd + ["--track", "sideways"], capture_output=True, text=True)

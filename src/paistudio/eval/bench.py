@@ -208,7 +208,8 @@ def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     progress.phase("clips", len(clips))
-    jobs = [(c, spec, tracks, baselines) for c in clips]
+    # longest clips first, so that two workers finish together instead of one idling at the end
+    jobs = [(c, spec, tracks, baselines) for c in sorted(clips, key=_frame_count, reverse=True)]
     if workers > 1 and len(clips) > 1:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(max_workers=min(workers, len(clips))) as pool:
@@ -232,6 +233,10 @@ def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 
 
 
 METHODS = ENGINES + BASELINES
+
+
+def _frame_count(clip_dir: Path) -> int:
+    return sum(1 for _ in (clip_dir / "frames").iterdir())
 
 
 def _collect(result, rows, warnings, timings, progress) -> None:
