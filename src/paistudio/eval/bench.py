@@ -25,7 +25,7 @@ from ..io.atomic import write_text_atomic
 from ..io.video import probe, read_chunks
 from ..progress import Progress, Silent
 from .baselines import BASELINES, ffmpeg_binary, render_ffmpeg, render_static
-from .cases import REF_NAMES, TRACKS, build_case
+from .cases import REF_NAMES, TRACKS, ClipSource, build_case
 from .metrics import FlickerMeter, Lpips, green_excess, mse, ssim_map
 from .motion import background_tracks, motion_consistency
 from .restore import SCREEN_GREEN, load_clip, track_clip
@@ -260,12 +260,12 @@ def _bench_clip(job) -> tuple[list[dict], list[str], str, float | None]:
         return [], [f"clip {clip_dir.name} skipped: {e}"], clip_dir.name, None
     out = Path(spec.out)
     scorer = ClipScorer(clip.frames, clip.masks, Lpips(spec.lpips))
-    loaded = functools.cache(lambda: (clip, track_clip(clip)))  # one camera estimate serves every track
+    source = functools.cache(lambda: ClipSource(clip, track_clip(clip)))  # shared by every track of the clip
     rows: list[Row] = []
     for track, defects in tracks:
         name = track + ("+defects" if defects else "")
         case = build_case(clip_dir, out / "cases" / clip.name / name, track, seed=spec.seed, defects=defects,
-                          background=spec.background if track == "plain" else None, loaded=loaded)
+                          background=spec.background if track == "plain" else None, source=source)
         counts = [1] if track == "plain" else spec.refs  # the plain track has one reference: the new photo
         runs = [(e, k) for e in spec.engines for k in counts] + [(b, 0) for b in baselines]
         for method, count in runs:

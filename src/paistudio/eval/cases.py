@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,6 +44,35 @@ CASE_FORMAT = "paistudio.restore_case"
 CASE_VERSION = 2  # bump when anything below changes what a case contains (invalidates cached cases)
 GT_CRF = 10  # H.264 crf of gt.mp4: near-lossless (MSE ~1e-4 on DAVIS at crf 16, ~8e-5 at 10), player-compatible 4:2:0
 REF_NAMES = {1: ("begin",), 2: ("begin", "end"), 3: ("begin", "middle", "end")}  # the DESIGN's default anchors
+
+
+@dataclass
+class ClipSource:
+    """One clip read once for several of its cases, with what those cases share: the camera estimate, the
+    clean references and the ground-truth video (the same bytes for every track: the encoder is deterministic)."""
+
+    clip: Clip
+    track: TrackResult
+    plates: dict[tuple[int, int], tuple[np.ndarray, float]] = field(default_factory=dict)  # (anchor, dilate) -> plate
+    gt_video: Path | None = None  # a gt.mp4 this source already wrote (same clip, fps and GT_CRF)
+
+    @classmethod
+    def read(cls, folder: str | Path, fps: Fraction = Fraction(24)) -> "ClipSource":
+        clip = load_clip(folder, fps)
+        return cls(clip, track_clip(clip))
+
+    def plate(self, t: int, dilate_px: int) -> tuple[np.ndarray, float]:
+        key = (t, dilate_px)
+        if key not in self.plates:
+            self.plates[key] = clean_plate(self.clip, self.track.homographies, t, dilate_px)
+        return self.plates[key]
+
+    def write_gt(self, path: Path, fps: Fraction) -> None:
+        if self.gt_video is not None and self.gt_video.is_file() and self.clip.fps == fps:
+            shutil.copyfile(self.gt_video, path)
+            return
+        _write_video(path, self.clip.frames, fps, GT_CRF)
+        self.gt_video = path
 
 
 def _anchors(refs, n: int) -> list[int]:
@@ -84,15 +115,15 @@ def soft_matte(mask: np.ndarray, edge_softness: float) -> np.ndarray:
 def build_case(clip_folder: str | Path, out_dir: str | Path, backing: str = "markers", refs=None, seed: int = 0, *,
                fps: Fraction = Fraction(24), crf: int = 16, spill: float = 0.4, edge_softness: float = 1.5,
                dilate_px: int = 15, defects: bool = False, background: str | Path | None = None,
-               loaded: Callable[[], tuple[Clip, TrackResult]] | None = None) -> Path:
+               source: Callable[[], ClipSource] | None = None) -> Path:
     """Write one restore case of track `backing` (one of TRACKS) for the clip in `clip_folder` to `out_dir`.
 
     Green-screen tracks: references at `refs` (default first/middle/last frame; 1 ref → begin, 2 → begin+end),
     each the clip's frame with the foreground removed and filled from other frames. `plain` track: the one
     reference is `background` (a photo, fitted by cover/crop), anchored at the begin. Deterministic for given
     settings; when case.json records the same settings and every file is there, nothing is rebuilt.
-    `loaded`: gives the clip (read at `fps`) and its `track_clip` result, for a caller that builds several cases
-    of one clip (called only when something has to be built).
+    `source`: gives the clip as a `ClipSource` (read at `fps`), for a caller that builds several cases of one clip
+    (called only when something has to be built).
     """
     if backing not in TRACKS:
         raise ValueError(f"track must be one of {TRACKS}, not {backing!r}")
@@ -126,11 +157,8 @@ def build_case(clip_folder: str | Path, out_dir: str | Path, backing: str = "mar
     if _cached(case_json, settings, _case_files(backing, names)):
         return out_dir
 
-    if loaded is not None:
-        clip, track = loaded()
-    else:
-        clip = load_clip(clip_folder, fps)
-        track = track_clip(clip)
+    src = source() if source is not None else ClipSource.read(clip_folder, fps)
+    clip, track = src.clip, src.track
     out_dir.mkdir(parents=True, exist_ok=True)
     remove(case_json)  # a half-rebuilt folder must never look cached
     for d in ("mask", "refs", "matte"):
@@ -159,12 +187,12 @@ def build_case(clip_folder: str | Path, out_dir: str | Path, backing: str = "mar
         del fg, alpha
         inpainted = {}
         for name, a in zip(names, anchors):
-            img, share = clean_plate(clip, path, a, dilate_px)
+            img, share = src.plate(a, dilate_px)
             _write_png(out_dir / "refs" / f"{name}.png", img)
             inpainted[name] = round(share, 4)
         case["perturbation"] = perturbation
         case["references_inpainted_share"] = inpainted
-    _write_video(out_dir / "gt.mp4", clip.frames, fps, GT_CRF)
+    src.write_gt(out_dir / "gt.mp4", fps)
     for i, m in enumerate(clip.masks):
         _write_png(out_dir / "mask" / f"{i:05d}.png", m)
     h, w = clip.frames.shape[1:3]
