@@ -107,13 +107,23 @@ def test_lpips_without_weights_is_unavailable_never_faked(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a model")
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         assert not Lpips(junk).available  # no torch: unavailable, with the reason
         assert "torch" in Lpips(junk).reason
         return
     with pytest.raises(InputError, match="TorchScript"):
         Lpips(junk)
+
+    class MeanAbs(torch.nn.Module):  # stands in for an exported LPIPS network: same signature, known answer
+        def forward(self, a, b):
+            return (a - b).abs().mean(dim=(1, 2, 3))
+
+    model = tmp_path / "lpips.pt"
+    torch.jit.trace(MeanAbs(), (torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4))).save(str(model))
+    lp = Lpips(model)
+    assert lp.available
+    assert lp(flat(0), flat(255)) == pytest.approx(2.0)  # inputs reach the model scaled to [-1, 1]
 
 
 def test_ssim_matches_the_formula_on_every_channel():

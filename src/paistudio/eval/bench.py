@@ -26,7 +26,7 @@ from ..io.video import probe, read_chunks
 from ..progress import Progress, Silent
 from .baselines import BASELINES, ffmpeg_binary, render_ffmpeg, render_static
 from .cases import REF_NAMES, TRACKS, ClipSource, build_case
-from .metrics import FlickerMeter, Lpips, green_excess, mse, ssim_map
+from .metrics import FlickerMeter, Lpips, edge_band, green_excess_in_band, mse, ssim_map
 from .motion import background_tracks, motion_consistency
 from .restore import SCREEN_GREEN, load_clip, track_clip
 
@@ -103,7 +103,8 @@ class ClipScorer:
         self.query = cv2.bitwise_not(self.hide[0])
         self.gt_tracks = background_tracks(gt, self.query, GRID_STEP, self.hide)
         self.flicker = FlickerMeter(gt, masks, FLICKER_SCALE)
-        self.gt_green = _nanmean([green_excess(f, m) for f, m in zip(gt, masks)])
+        self.band = np.stack([edge_band(m) for m in masks])  # [T, H, W] where edge spill is measured
+        self.gt_green = _nanmean([green_excess_in_band(f, b) for f, b in zip(gt, self.band)])
         self.gt_flicker = self.flicker(gt)
 
     def score(self, out: np.ndarray, pixel_gt: bool) -> tuple[dict, dict]:
@@ -124,7 +125,7 @@ class ClipScorer:
                     per["lpips"].append(self.lpips(out[t], self.gt[t]))
             per["mse_fg"].append(mse(out[t], self.gt[t], self.fg[t]))
             per["ssim_fg"].append(float(smap[fg].mean()) if fg.any() else float("nan"))
-            per["green_excess"].append(green_excess(out[t], self.masks[t]))
+            per["green_excess"].append(green_excess_in_band(out[t], self.band[t]))
         summary = {k: (_nanmean(v) if v else None) for k, v in per.items()}
         out_tracks = background_tracks(out, self.query, GRID_STEP, self.hide)
         summary["motion_consistency"] = _finite(motion_consistency(out_tracks, self.gt_tracks))
@@ -213,10 +214,11 @@ def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 
     if workers > 1 and len(clips) > 1:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(max_workers=min(workers, len(clips))) as pool:
-            done = [_collect(f, rows, warnings, timings, progress) for f in pool.map(_bench_clip, jobs)]
+            for result in pool.map(_bench_clip, jobs):
+                _collect(result, rows, warnings, timings, progress)
     else:
-        done = [_collect(_bench_clip(j), rows, warnings, timings, progress) for j in jobs]
-    del done
+        for job in jobs:
+            _collect(_bench_clip(job), rows, warnings, timings, progress)
     rows.sort(key=lambda r: (r["clip"], r["track"], METHODS.index(r["method"]), r["refs"]))
     results = {"format": "paistudio.bench", "version": 1, "paistudio": __version__,
                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(spec).items()},

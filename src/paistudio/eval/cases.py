@@ -54,6 +54,7 @@ class ClipSource:
     clip: Clip
     track: TrackResult
     plates: dict[tuple[int, int], tuple[np.ndarray, float]] = field(default_factory=dict)  # (anchor, dilate) -> plate
+    grown: dict[int, list] = field(default_factory=dict)  # dilate px -> per-frame dilated masks (filled lazily)
     gt_video: Path | None = None  # a gt.mp4 this source already wrote (same clip, fps and GT_CRF)
 
     @classmethod
@@ -64,7 +65,8 @@ class ClipSource:
     def plate(self, t: int, dilate_px: int) -> tuple[np.ndarray, float]:
         key = (t, dilate_px)
         if key not in self.plates:
-            self.plates[key] = clean_plate(self.clip, self.track.homographies, t, dilate_px)
+            grown = self.grown.setdefault(dilate_px, [None] * len(self.clip.frames))
+            self.plates[key] = clean_plate(self.clip, self.track.homographies, t, dilate_px, grown)
         return self.plates[key]
 
     def write_gt(self, path: Path, fps: Fraction) -> None:

@@ -103,10 +103,15 @@ def green_excess(frame: np.ndarray, mask: np.ndarray, band_px: int = EDGE_BAND_P
     Natural green in the scene counts too, so compare a method's value with the ground truth's own.
     """
     _check_pair(frame, frame)
-    band = edge_band(_check_mask(mask, frame.shape), band_px) > 0
-    if not band.any():
+    return green_excess_in_band(frame, edge_band(_check_mask(mask, frame.shape), band_px))
+
+
+def green_excess_in_band(frame: np.ndarray, band: np.ndarray) -> float:
+    """`green_excess` over a precomputed `edge_band` (uint8, 255 = counted): one band serves many outputs."""
+    sel = band > 0
+    if not sel.any():
         return float("nan")
-    px = frame[band].astype(np.int16)  # [N, 3]
+    px = frame[sel].astype(np.int16)  # [N, 3]
     return float(np.maximum(px[:, 1] - np.maximum(px[:, 0], px[:, 2]), 0).mean() / 255.0)
 
 

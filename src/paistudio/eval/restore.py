@@ -284,12 +284,24 @@ def illumination_perturbation(frames: np.ndarray, alpha: np.ndarray, seed: int =
 
 # ---------------------------------------------------------------------------------------------- references
 
-def clean_plate(clip: Clip, path: np.ndarray, t: int, dilate_px: int) -> tuple[np.ndarray, float]:
-    """`clean_reference` and the share of the hole that had to be inpainted (recorded in case.json)."""
+def clean_plate(clip: Clip, path: np.ndarray, t: int, dilate_px: int,
+                grown: list[np.ndarray | None] | None = None) -> tuple[np.ndarray, float]:
+    """`clean_reference` and the share of the hole that had to be inpainted (recorded in case.json).
+
+    `grown`: a per-frame cache of the masks dilated by `dilate_px` (filled as needed), shared between the
+    references of one clip.
+    """
     masks = _masks(clip)
+    grown = [None] * len(masks) if grown is None else grown
+
+    def dilated(s: int) -> np.ndarray:
+        if grown[s] is None:
+            grown[s] = _dilate(masks[s], dilate_px)
+        return grown[s]
+
     h, w = clip.frames.shape[1:3]
     out = clip.frames[t].copy()
-    hole = _dilate(masks[t], dilate_px) > 0  # [H, W] pixels to replace
+    hole = dilated(t) > 0  # [H, W] pixels to replace
     total = int(hole.sum())
     for s in sorted(range(len(clip.frames)), key=lambda s: (abs(s - t), s)):  # nearest in time first
         if s == t:
@@ -297,7 +309,7 @@ def clean_plate(clip: Clip, path: np.ndarray, t: int, dilate_px: int) -> tuple[n
         if not hole.any():
             break
         m = path[t] @ np.linalg.inv(path[s])  # frame s → frame t
-        free = cv2.bitwise_not(_dilate(masks[s], dilate_px))  # background of frame s
+        free = cv2.bitwise_not(dilated(s))  # background of frame s
         seen = cv2.warpPerspective(free, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                    borderValue=0) >= 255  # fully inside frame s and its background
         take = hole & seen
