@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import EngineUnavailable, InputError
+from ..io.atomic import atomic_path
 from ..progress import Silent
 
 BASELINES = ("static", "ffmpeg")
@@ -58,7 +59,8 @@ def render_ffmpeg(foreground: Path, begin_ref: Path, out: Path, screen_rgb: tupl
         fg = f"[0:v]colorkey=0x{r:02X}{g:02X}{b:02X}:{COLORKEY_SIMILARITY}:{COLORKEY_BLEND},despill=type=green[fg]"
     graph = f"[1:v]loop=loop=-1:size=1:start=0[bg];{fg};[bg][fg]overlay=shortest=1:format=auto[v]"
     cmd += ["-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "16",
-            "-pix_fmt", "yuv420p"] + (["-frames:v", str(frames)] if frames else []) + [str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise InputError(f"the ffmpeg baseline failed on {foreground}: {done.stderr.strip().splitlines()[-1:]}")
+            "-pix_fmt", "yuv420p"] + (["-frames:v", str(frames)] if frames else []) + ["-f", "mp4"]
+    with atomic_path(out) as tmp:  # a failed or interrupted run leaves no partial file at `out`
+        done = subprocess.run(cmd + [str(tmp)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise InputError(f"the ffmpeg baseline failed on {foreground}: {done.stderr.strip().splitlines()[-1:]}")
