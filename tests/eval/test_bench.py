@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paistudio.errors import InputError
+from paistudio.errors import InputError, OutputError
 from paistudio.eval.bench import BenchSpec, ClipScorer, find_clips, run_bench
 from paistudio.eval.defects import apply_defects, draw_defects
 from paistudio.eval.metrics import Lpips
@@ -143,6 +143,11 @@ def test_bad_bench_input(tmp_path, clips):
         run_bench(BenchSpec(clips=[clips[0]], out=tmp_path / "o", engines=["magic"]))
     with pytest.raises(InputError, match="reference counts"):
         run_bench(BenchSpec(clips=[clips[0]], out=tmp_path / "o", refs=[4]))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is a file"):
+        run_bench(BenchSpec(clips=[clips[0]], out=tmp_path / "file"))
+    with pytest.raises(OutputError, match="cannot create"):
+        run_bench(BenchSpec(clips=[clips[0]], out=tmp_path / "file" / "sub"))
 
 
 def test_cli(tmp_path, clips):

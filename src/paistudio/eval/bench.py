@@ -3,7 +3,7 @@
 For every clip folder (frames/ + masks/) and track (`eval.cases.TRACKS`), a cached case is built; every engine
 asked for (`composite`, or `dit` when it exists) runs with each reference count, and the two baselines
 (`eval.baselines`, begin reference only, so one render serves every reference count) run once. Each output
-is scored against the original clip (`score_output`) and the results land in `OUT/results.json`, with per-frame
+is scored against the original clip (`ClipScorer.score`) and the results land in `OUT/results.json`, with per-frame
 metrics in `OUT/per_frame/`, videos in `OUT/outputs/`, and the Markdown report and plots (`eval.report`).
 """
 
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .. import __version__
-from ..errors import EngineUnavailable, InputError, PaiStudioError
+from ..errors import EngineUnavailable, InputError, OutputError, PaiStudioError
 from ..io.atomic import write_text_atomic
 from ..io.video import probe, read_chunks
 from ..progress import Progress, Silent
@@ -162,10 +162,10 @@ class Row:
     output: str | None = None
 
 
-def _ref_args(case: Path, count: int) -> list[str]:
-    """`path@frame` for the case's references that a run with `count` references uses."""
+def _ref_args(case: Path, count: int) -> list[tuple[Path, str]]:
+    """(path, anchor frame) of the case's references that a run with `count` references uses."""
     anchors = json.loads((case / "case.json").read_text())["anchors"]
-    return [f"{case / 'refs' / (name + '.png')}@{anchors[name]}" for name in REF_NAMES[count]]
+    return [(case / "refs" / f"{name}.png", str(anchors[name])) for name in REF_NAMES[count]]
 
 
 def _render(method: str, case: Path, count: int, out: Path) -> dict | None:
@@ -194,7 +194,12 @@ def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 
     clips = find_clips(spec.clips)
     lpips = Lpips(spec.lpips)
     out = Path(spec.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; give a folder for the benchmark's results")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the results folder {out} ({e.strerror}); choose a writable place") from None
     tracks = [(t, False) for t in spec.tracks] + ([(t, True) for t in spec.tracks] if spec.defects else [])
     warnings: list[str] = []
     try:
