@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import ShotError
-from .track import is_plausible, pixel_scale
+from .track import pixel_scale
 
 FORMAT = "paistudio.camera_path"
 CONVENTION = "H[t] maps frame-0 background pixels to frame t"
