@@ -166,3 +166,15 @@ def test_cli(tmp_path, clips):
     bad = subprocess.run(cmd + ["--track", "sideways"], capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
     assert not Path(tmp_path / "nope").exists()
+
+
+def test_report_notes_explain_a_row():
+    from paistudio.eval.report import _note
+    still = {"metrics": {"gt_background_px_per_frame": 0.1}, "camera_source": "static"}
+    assert "nearly still (0.10 px/frame)" in _note(still) and "fell back to a static plate" in _note(still)
+    assert _note({"metrics": {"gt_background_px_per_frame": 4.0}, "camera_source": "tracked-backing"}) == ""
+
+
+def test_background_speed_of_the_original_is_recorded(results):
+    m = _row(results[0], "pan_a", "markers", "composite", 3)["metrics"]
+    assert 0.5 < m["gt_background_px_per_frame"] < 5  # the synthetic pan moves ~2 px per frame

@@ -106,6 +106,7 @@ class ClipScorer:
         self.band = np.stack([edge_band(m) for m in masks])  # [T, H, W] where edge spill is measured
         self.gt_green = _nanmean([green_excess_in_band(f, b) for f, b in zip(gt, self.band)])
         self.gt_flicker = self.flicker(gt)
+        self.gt_motion_px = _median_step(self.gt_tracks)  # how fast the original background moves
 
     def score(self, out: np.ndarray, pixel_gt: bool) -> tuple[dict, dict]:
         """(summary metrics, per-frame lists) of an output `[T, H, W, 3]`; `pixel_gt` False on the plain track,
@@ -131,6 +132,13 @@ class ClipScorer:
         summary["motion_consistency"] = _finite(motion_consistency(out_tracks, self.gt_tracks))
         summary["flicker"] = _finite(self.flicker(out))
         return summary, {k: [_finite(x) for x in v] for k, v in per.items() if v}
+
+
+def _median_step(tracks) -> float:
+    """Median per-frame displacement (px) of the background points visible at both ends of a step; NaN if none."""
+    both = tracks.visible[:-1] & tracks.visible[1:]
+    steps = np.linalg.norm(np.diff(tracks.points, axis=0), axis=-1)[both]
+    return float(np.median(steps)) if steps.size else float("nan")
 
 
 def _nanmean(values) -> float | None:
@@ -303,6 +311,7 @@ def _run_one(method, count, counts, case, clip_name, track_name, out, scorer, pi
     write_text_atomic(per_path, json.dumps(per_frame) + "\n")
     summary["gt_green_excess"] = scorer.gt_green
     summary["gt_flicker"] = _finite(scorer.gt_flicker)
+    summary["gt_background_px_per_frame"] = _finite(scorer.gt_motion_px)
     source = record["engine"].get("camera", {}).get("source") if record else "static"
     return [Row(clip_name, track_name, method, k, "ok", summary, source, render_s, str(video.relative_to(out)))
             for k in report_counts]
