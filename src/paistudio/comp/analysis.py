@@ -85,15 +85,16 @@ def _measure(chunks: Iterator[np.ndarray], matte: MatteSource, scale: float,
         alphas = matte.alphas(chunk)
         out = []
         for rgb, a in zip(chunk[..., :3], alphas):
+            present = cv2.inRange(a, 9, 255)  # the foreground's extent, soft edges included
             grey = background = None
             if for_tracker:
-                background = cv2.bitwise_not(cv2.dilate(cv2.inRange(a, 9, 255), _GROW))
+                background = cv2.bitwise_not(cv2.dilate(present, _GROW))
                 grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
             mean, box = np.full(3, np.nan), (-1, -1, -1, -1)
             solid = a > OPAQUE
             if solid.any():
                 mean = SRGB_TO_LINEAR[rgb[solid]].mean(axis=0)
-                x, y, w, h = cv2.boundingRect(cv2.inRange(a, 9, 255))
+                x, y, w, h = cv2.boundingRect(present)
                 box = (x, y, x + w, y + h)
             out.append(_FrameStats(grey, background, foreground_motion_sample(a, scale), mean, box))
         yield out
