@@ -2,8 +2,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+MODEL_STAMP := $(VENV)/.installed-model
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install install-model clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,12 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# the test suite also covers the diffusion engine, so it installs the model extra (torch CPU, diffusers, ...)
+$(MODEL_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,model]'
+	touch $(MODEL_STAMP)
+
 install: $(STAMP)
+
+install-model: $(MODEL_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/paistudio demo --out demo_output
 
-test: $(STAMP)
+test: $(MODEL_STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
