@@ -87,8 +87,9 @@ def _wan(dim_head: int, heads: int, layers: int, ffn: int, text_dim: int, channe
 
 
 def tiny() -> DitConfig:
-    """CPU tests: ~0.2M parameters, exact pixel codec (32x32 frames -> 8x8x48 latents -> 4x4 tokens)."""
-    return DitConfig(wan=_wan(32, 2, 2, 128, 32, 48, freq_dim=64), codec="pixel:4", text_len=32, shift=3.0)
+    """CPU tests: ~1.6M parameters, exact pixel codec (32x32 frames -> 8x8x48 latents -> 4x4 tokens of 192
+    values). The width must exceed a token's 192 output values, or the noise cannot pass through."""
+    return DitConfig(wan=_wan(64, 4, 2, 512, 32, 48, freq_dim=64), codec="pixel:4", text_len=32, shift=3.0)
 
 
 def small_20m() -> DitConfig:
