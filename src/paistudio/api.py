@@ -8,7 +8,7 @@ from typing import Sequence
 
 from .job import prepare_job, run_job
 from .progress import Progress
-from .shot import Anchor, CameraSpec, MatteSpec, OutputSpec, Reference, Shot, Source, Stages, StructuredPrompt
+from .shot import Anchor, CameraSpec, DitSpec, MatteSpec, OutputSpec, Reference, Shot, Source, Stages, StructuredPrompt
 
 
 def render(shot: Shot, progress: Progress | None = None) -> dict:
@@ -20,13 +20,15 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
             matte: str | Path | None = None, backing: str = "auto", camera: str = "auto",
             codec: str = "h264", layers: str | Path | None = None, overwrite: bool = False, audio: bool = True,
             engine: str = "composite", relight: bool = True, despill: bool = True, fps: Fraction | None = None,
-            crf: int = 18, preset: str = "veryfast", prompt: dict | None = None,
+            crf: int = 18, preset: str = "veryfast", prompt: dict | None = None, dit: dict | None = None,
             progress: Progress | None = None) -> dict:
     """Replace the background of `foreground` with 1–3 `references` and write `output`.
 
     references: paths, `path@anchor` strings (`@12` frame, `@1.5s`, `@75%`) or (path, anchor) tuples.
     matte: None/"auto" (alpha channel or chroma key), "key", "alpha", or a matte video/folder path.
     camera: "auto", "static", a path file, or moves like "pan=0.2,zoom=1.1".
+    prompt: the structured prompt's fields (used by the dit engine, recorded by both).
+    dit: DitSpec fields for engine="dit", e.g. {"model": "ckpt/", "steps": 30, "guidance": 5.0, "seed": 0}.
     """
     refs = []
     for i, r in enumerate(references):
@@ -48,5 +50,6 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
         camera=CameraSpec.parse(str(camera)),
         prompt=StructuredPrompt(**(prompt or {})),
         stages=Stages(engine=engine, relight=relight, despill=despill),
+        dit=DitSpec(**(dit or {})),
     )
     return render(shot, progress)

@@ -40,7 +40,14 @@ def replace(
     camera: str = typer.Option("auto", help="auto | static | PATH.json | moves like pan=0.2,tilt=0,zoom=1.1."),
     codec: str = typer.Option("h264", help="h264 | prores4444 | ffv1 | png (alpha kept where the format allows)."),
     layers: Optional[Path] = typer.Option(None, help="Also write foreground RGBA, alpha and plate PNGs into this folder."),
-    engine: str = typer.Option("composite", help="composite (CPU, no weights) | dit (diffusion model)."),
+    engine: str = typer.Option("composite", help="composite (CPU, no weights) | dit (diffusion model, needs --model)."),
+    model: Optional[Path] = typer.Option(None, help="dit: a paistudio checkpoint folder or a local diffusers Wan folder."),
+    steps: int = typer.Option(30, help="dit: denoising steps."),
+    guidance: float = typer.Option(5.0, help="dit: prompt guidance scale (1 = off)."),
+    sampler: str = typer.Option("unipc", help="dit: unipc | euler."),
+    seed: int = typer.Option(0, help="dit: noise seed."),
+    prompt: Optional[str] = typer.Option(None, help="dit: the structured prompt as JSON, or a .json file."),
+    paste_back: str = typer.Option("on", "--paste-back", help="dit: on | off: put the opaque foreground back."),
     relight: str = typer.Option("on", help="on | off: match foreground exposure/white balance to the plate."),
     despill: str = typer.Option("on", help="on | off: unmix the screen colour from edges."),
     fps: Optional[str] = typer.Option(None, help="Frame rate of a frame folder, e.g. 24 or 24000/1001."),
@@ -55,7 +62,10 @@ def replace(
     record = api.replace(foreground, ref, output, matte=matte, backing=backing, camera=camera, codec=codec,
                          layers=layers, overwrite=overwrite, audio=not no_audio, engine=engine,
                          relight=_switch("relight", relight), despill=_switch("despill", despill),
-                         fps=_fps(fps), crf=crf, preset=preset, progress=_progress(quiet))
+                         fps=_fps(fps), crf=crf, preset=preset, prompt=_prompt(prompt),
+                         dit={"model": str(model) if model else None, "steps": steps, "guidance": guidance,
+                              "sampler": sampler, "seed": seed, "paste_back": _switch("paste-back", paste_back)},
+                         progress=_progress(quiet))
     _finish(record, quiet)
 
 
@@ -129,6 +139,47 @@ def bench(ctx: typer.Context):
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"wrote {args.out / 'results.json'} and {args.out / 'report.md'} "
                f"({len(results['rows'])} results, {results['seconds']['total']} s)")
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(..., "--config", help="Training config, e.g. configs/train/tiny.toml."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Train (or resume) the PAI-Studio DiT as the config says; writes checkpoints, logs and OUT/final/."""
+    from .model import require_torch
+    require_torch()
+    from .progress import RichProgress, Silent
+    from .train.config import TrainConfig
+    from .train.loop import train as run_training
+    cfg = TrainConfig.load(config)
+    summary = run_training(cfg, Silent() if quiet else RichProgress("steps"))
+    if summary["resumed_from"]:
+        typer.echo(f"resumed from step {summary['resumed_from']}")
+    loss = "" if summary["last_loss"] is None else f", last loss {summary['last_loss']:.4f}"
+    typer.echo(f"trained {summary['steps']} steps{loss}; model in {summary['final']}")
+
+
+def _prompt(text: str | None) -> dict | None:
+    """--prompt: JSON text or a .json file holding the structured prompt's fields."""
+    import json
+
+    from .shot import PROMPT_FIELDS
+    if text is None:
+        return None
+    raw = text
+    if text.endswith(".json"):
+        try:
+            raw = Path(text).read_text()
+        except OSError as e:
+            raise PaiStudioError(f"--prompt file {text} cannot be read ({e.strerror})") from None
+    try:
+        d = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise PaiStudioError(f"--prompt is not valid JSON ({e.msg}); give e.g. '{{\"caption\": \"...\"}}'") from None
+    if not isinstance(d, dict) or any(k not in PROMPT_FIELDS or not isinstance(v, str) for k, v in d.items()):
+        raise PaiStudioError(f"--prompt must be a JSON object of strings with fields among {list(PROMPT_FIELDS)}")
+    return d
 
 
 def _sample_photo() -> Path | None:

@@ -10,5 +10,6 @@ def make_engine(name: str, job):
         from .comp.engine import CompositeEngine
         return CompositeEngine(job)
     if name == "dit":
-        raise EngineUnavailable("the 'dit' diffusion engine is not built yet; use --engine composite")
+        from .model.engine import DitEngine
+        return DitEngine(job)
     raise EngineUnavailable(f"unknown engine '{name}'; use --engine composite")

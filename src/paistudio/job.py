@@ -163,7 +163,7 @@ def _record(job: Job, engine, frames: int, total_s: float, render_s: float) -> d
         "engine": engine.report(),
         "timings": {"total_s": round(total_s, 3), "render_s": round(render_s, 3),
                     "render_fps": round(frames / render_s, 2) if render_s > 0 else None},
-        "camera_path": str(job.sidecar("camera")),
+        "camera_path": str(job.sidecar("camera")) if getattr(engine, "camera", None) is not None else None,
         "warnings": job.warnings,
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "av": av.__version__,
                      "opencv": cv2.__version__},

@@ -24,6 +24,7 @@ MATTE_MODES = ("auto", "key", "file", "alpha")
 BACKINGS = ("auto", "green", "blue")
 CAMERA_MODES = ("auto", "static", "file", "moves")
 CODECS = ("h264", "prores4444", "ffv1", "png")
+DIT_SAMPLERS = ("unipc", "euler")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 PROMPT_FIELDS = ("foreground_content", "background_content", "foreground_motion", "background_motion",
                  "camera_motion_analysis", "camera_angle", "focal_length", "caption")
@@ -183,6 +184,22 @@ class Stages:
 
 
 @dataclass
+class DitSpec:
+    """Settings of the diffusion engine (`stages.engine = "dit"`); ignored by the composite engine."""
+
+    model: str | None = None  # a paistudio checkpoint folder or a local diffusers Wan folder
+    steps: int = 30  # denoising steps
+    guidance: float = 5.0  # classifier-free guidance on the prompt (1 = off); conditions are kept in both branches
+    sampler: str = "unipc"  # unipc | euler (flow matching, with the model's shift)
+    seed: int = 0
+    width: int | None = None  # working size; default: the model's sample area at the input's aspect
+    height: int | None = None
+    window: int | None = None  # frames per temporal window; default: the model's
+    overlap: int = 8  # frames shared (and cross-faded) by consecutive windows
+    paste_back: bool = True  # put the opaque foreground from the matte back (identity cannot drift)
+
+
+@dataclass
 class Shot:
     foreground: Source
     references: list[Reference]
@@ -191,6 +208,7 @@ class Shot:
     camera: CameraSpec = field(default_factory=CameraSpec)
     prompt: StructuredPrompt = field(default_factory=StructuredPrompt)
     stages: Stages = field(default_factory=Stages)
+    dit: DitSpec = field(default_factory=DitSpec)
     schema_version: int = SCHEMA_VERSION
 
     def validate(self) -> "Shot":
@@ -223,7 +241,26 @@ class Shot:
             raise ShotError("output.crf", "must be 0..51")
         _choice("output.preset", self.output.preset, X264_PRESETS)
         _choice("stages.engine", self.stages.engine, ENGINES)
+        if self.stages.engine == "dit":
+            self._validate_dit()
         return self
+
+    def _validate_dit(self) -> None:
+        d = self.dit
+        if not d.model:
+            raise ShotError("dit.model", "the dit engine needs a model folder (--model DIR): a paistudio checkpoint "
+                            "or a local diffusers Wan folder")
+        if d.steps < 1:
+            raise ShotError("dit.steps", "must be >= 1")
+        if not (math.isfinite(d.guidance) and d.guidance >= 1):
+            raise ShotError("dit.guidance", "must be >= 1 (1 = no guidance)")
+        _choice("dit.sampler", d.sampler, DIT_SAMPLERS)
+        for name in ("width", "height", "window"):
+            v = getattr(d, name)
+            if v is not None and v < 1:
+                raise ShotError(f"dit.{name}", "must be >= 1")
+        if d.overlap < 0:
+            raise ShotError("dit.overlap", "must be >= 0")
 
     # --- JSON -------------------------------------------------------------------------------------
     def to_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
@@ -235,7 +272,7 @@ class Shot:
             base = Path(relative_to).resolve()
             d["foreground"]["path"] = _relative(self.foreground.path, base)
             d["output"]["path"] = _relative(self.output.path, base)
-            for key, sub in (("matte", "path"), ("camera", "path"), ("output", "layers")):
+            for key, sub in (("matte", "path"), ("camera", "path"), ("output", "layers"), ("dit", "model")):
                 if d[key][sub]:
                     d[key][sub] = _relative(d[key][sub], base)
             for r in d["references"]:
@@ -285,6 +322,7 @@ class Shot:
             camera=_section("camera", d.get("camera", {}), CameraSpec),
             prompt=_section("prompt", d.get("prompt", {}), StructuredPrompt),
             stages=_section("stages", d.get("stages", {}), Stages),
+            dit=_section("dit", d.get("dit", {}), DitSpec),
         )
         if base is not None:
             shot = shot.resolved_against(Path(base))
@@ -312,6 +350,7 @@ class Shot:
         self.camera.path = abs_(self.camera.path)
         self.output.path = abs_(self.output.path)
         self.output.layers = abs_(self.output.layers)
+        self.dit.model = abs_(self.dit.model)
         for r in self.references:
             r.path = abs_(r.path)
         return self

@@ -37,9 +37,13 @@ class DitConfig:
     shift: float = 5.0
     # at most this many references
     max_refs: int = 3
+    # the resolution (w, h) and frames per window the model was trained at; the engine works at this area
+    sample_size: tuple[int, int] = (832, 480)
+    window_frames: int = 81
 
     def __post_init__(self):
         self.cond_downsample = tuple(int(v) for v in self.cond_downsample)
+        self.sample_size = tuple(int(v) for v in self.sample_size)
         self.validate()
 
     def validate(self) -> None:
@@ -87,14 +91,16 @@ def _wan(dim_head: int, heads: int, layers: int, ffn: int, text_dim: int, channe
 
 
 def tiny() -> DitConfig:
-    """CPU tests: ~1.6M parameters, exact pixel codec (32x32 frames -> 8x8x48 latents -> 4x4 tokens of 192
+    """CPU tests: ~2.2M parameters, exact pixel codec (32x32 frames -> 8x8x48 latents -> 4x4 tokens of 192
     values). The width must exceed a token's 192 output values, or the noise cannot pass through."""
-    return DitConfig(wan=_wan(64, 4, 2, 512, 32, 48, freq_dim=64), codec="pixel:4", text_len=32, shift=3.0)
+    return DitConfig(wan=_wan(64, 4, 2, 512, 32, 48, freq_dim=64), codec="pixel:4", text_len=32, shift=3.0,
+                     sample_size=(32, 32), window_frames=9)
 
 
 def small_20m() -> DitConfig:
     """The largest size that trains on 2 CPU cores in minutes (~20M parameters, Wan VAE latents)."""
-    return DitConfig(wan=_wan(64, 6, 10, 1024, 64, 16), codec="wan-vae", text_len=64, shift=3.0)
+    return DitConfig(wan=_wan(64, 6, 10, 1024, 64, 16), codec="wan-vae", text_len=64, shift=3.0,
+                     sample_size=(256, 256), window_frames=17)
 
 
 def wan21_1_3b() -> DitConfig:
@@ -104,7 +110,8 @@ def wan21_1_3b() -> DitConfig:
 
 def wan21_14b() -> DitConfig:
     """Wan 2.1 T2V 14B backbone (dim 5120, 40 layers, 40 heads), 720p shift 5.0."""
-    return DitConfig(wan=_wan(128, 40, 40, 13824, 4096, 16), codec="wan-vae", text_len=512, shift=5.0)
+    return DitConfig(wan=_wan(128, 40, 40, 13824, 4096, 16), codec="wan-vae", text_len=512, shift=5.0,
+                     sample_size=(1280, 720))
 
 
 PRESETS: dict[str, Callable[[], DitConfig]] = {

@@ -144,11 +144,12 @@ class DitPipeline:
 
 def paste_back(generated: np.ndarray, foreground: np.ndarray, alpha: np.ndarray, feather_px: int = 3) -> np.ndarray:
     """Put the opaque foreground back: generated [H, W, 3], foreground [H, W, 3] (the original pixels), alpha
-    [H, W] float in [0, 1]. Only the fully opaque core is pasted, eroded by `feather_px` and blurred by as much,
-    so edges (hair, motion blur) stay the model's and faces cannot drift."""
+    [H, W] float in [0, 1]. Only the fully opaque core is pasted: eroded by 2 x `feather_px`, then blurred
+    (sigma feather_px / 2, which stays inside the erosion), so edges (hair, motion blur) stay the model's and
+    faces cannot drift."""
     core = (alpha >= 0.98).astype(np.uint8)
     if feather_px > 0:
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * feather_px + 1,) * 2)
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * feather_px + 1,) * 2)
         core = cv2.erode(core, k)
         weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), feather_px / 2)
     else:

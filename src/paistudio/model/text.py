@@ -8,8 +8,7 @@ from dataclasses import asdict, is_dataclass
 
 import torch
 
-PROMPT_FIELDS = ("foreground_content", "background_content", "foreground_motion", "background_motion",
-                 "camera_motion_analysis", "camera_angle", "focal_length", "caption")
+from ..shot import PROMPT_FIELDS
 
 
 def prompt_text(prompt) -> str:

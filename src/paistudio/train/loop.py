@@ -92,10 +92,10 @@ def encode_batch(bundle, samples: list[Sample]):
     return x0, cond, refs, ref_t, text
 
 
-def draw_batch(source, cfg: TrainConfig, step: int) -> list[Sample]:
+def draw_batch(source, cfg: TrainConfig, step: int, rank: int = 0) -> list[Sample]:
     """The step's samples: one reference count and reference-dropout draw per batch (so the batch shares a
-    layout), everything else per sample; seeded by (seed, step)."""
-    rng = np.random.default_rng([cfg.train.seed, step])
+    layout), everything else per sample; seeded by (seed, step, process rank)."""
+    rng = np.random.default_rng([cfg.train.seed, step, rank])
     aug = cfg.augment
     k = int(rng.integers(aug.ref_count[0], aug.ref_count[1] + 1))
     drop = aug.ref_dropout > 0 and rng.random() < aug.ref_dropout
@@ -175,6 +175,9 @@ def train(cfg: TrainConfig, progress: Progress | None = None, source=None) -> di
             ema.shadow = load_file(str(latest / "ema.safetensors"))
 
     def save(step: int) -> None:
+        acc.wait_for_everyone()
+        if not acc.is_main_process:
+            return
         final = out / "checkpoints" / f"step-{step:06d}"
         tmp = final.with_name(final.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -195,10 +198,10 @@ def train(cfg: TrainConfig, progress: Progress | None = None, source=None) -> di
     with open(out / "log.jsonl", "a") as log:
         for step in range(start, t.steps):
             step_start = time.perf_counter()
-            samples = draw_batch(source, cfg, step)
+            samples = draw_batch(source, cfg, step, acc.process_index)
             x0, cond, refs, ref_t, text = (v.to(acc.device) if torch.is_tensor(v) else v
                                            for v in encode_batch(bundle, samples))
-            g = torch.Generator().manual_seed(int(t.seed) * 1_000_003 + step)
+            g = torch.Generator().manual_seed((int(t.seed) * 1_000_003 + step) * 1009 + acc.process_index)
             with acc.autocast():
                 loss = flow_matching_loss(model, x0, cond, refs, ref_t, text, shift, g)
             if not math.isfinite(loss.item()):
@@ -227,6 +230,10 @@ def train(cfg: TrainConfig, progress: Progress | None = None, source=None) -> di
     progress.close()
     if start < t.steps:
         save(t.steps)
+    acc.wait_for_everyone()
+    if not acc.is_main_process:
+        return {"steps": t.steps, "resumed_from": start, "losses": losses, "first_loss": None, "last_loss": None,
+                "seconds": round(time.perf_counter() - started, 2), "final": str(out / "final"), "out": str(out)}
     if ema is not None:  # export the averaged weights
         with torch.no_grad():
             for k, p in params.items():
