@@ -143,6 +143,29 @@ def test_token_counts_for_real_jobs():
                  "total": 45 * 30 * 52}
     c = token_counts(preset("wan2.1-1.3b", cond_downsample=(1, 2)), 81, 480, 832, 3, 4, 8)
     assert c["condition"] == 21 * 15 * 26
+    c = token_counts(preset("wan2.1-14b", cond_downsample=(2, 2)), 81, 720, 1280, 3, 4, 8)
+    assert c["target"] == 21 * 45 * 80 and c["condition"] == 11 * 23 * 40  # odd grids keep a partial cell
+
+
+def test_token_pooling_averages_each_cell_of_condition_tokens():
+    cfg = preset("tiny", cond_downsample=(1, 2))
+    m = _model(cfg)
+    lat = torch.randn(1, 48, 2, 8, 8)
+    with torch.no_grad():
+        tokens = m.wan.patch_embedding(lat)  # [1, D, 2, 4, 4]
+        pooled = m.pool_tokens(tokens)  # [1, D, 2, 2, 2]
+    explicit = tokens.unfold(3, 2, 2).unfold(4, 2, 2).mean((-1, -2))
+    assert pooled.shape[2:] == (2, 2, 2) and torch.allclose(pooled, explicit, atol=1e-6)
+
+
+def test_odd_token_grids_pool_with_a_partial_edge_cell():
+    cfg = preset("tiny", cond_downsample=(2, 2))
+    m = _model(cfg)
+    x, text, cond, _ = _inputs(cfg, f=3, h=10, w=6)  # 5 x 3 tokens per frame
+    with torch.no_grad():
+        out = m(x, torch.tensor([10.0]), text, condition=cond)
+    assert out.shape == x.shape
+    assert m.layout(x.shape, True, []).counts["condition"] == 2 * 3 * 2
 
 
 def test_bad_layouts_are_named():

@@ -26,7 +26,7 @@ class DitConfig:
     # shared: condition token (t,h,w) = target token (t,h,w), because the condition is pixel-aligned with the
     # target; offset: the condition video's time ids start after the target's (its own time range)
     cond_position: str = "shared"
-    # (temporal, spatial) average-pooling of the condition latents (paper Sec. K); (1, 1) keeps every token
+    # (temporal, spatial) average pooling of the condition tokens (paper Sec. K); (1, 1) keeps every token
     cond_downsample: tuple[int, int] = (1, 1)
     # learned (zero-initialised) vectors added to condition / reference tokens so the model can tell them from
     # target tokens at the same position; zero at init keeps the stock Wan forward intact

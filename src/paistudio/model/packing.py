@@ -57,11 +57,10 @@ def grid_ids(f: int, h: int, w: int, t0: float = 0.0, t_step: float = 1.0, s_ste
 
 
 def pooled_grid(target_grid: tuple[int, int, int], factors: tuple[int, int]) -> tuple[int, int, int]:
+    """Condition token grid after average pooling by (st, s, s); a partial last cell counts (edge-padded)."""
     st, s = factors
     f, h, w = target_grid
-    if h % s or w % s:
-        raise ValueError(f"condition downsampling by {s} needs a token grid divisible by {s}, got {h}x{w}")
-    return -(-f // st), h // s, w // s
+    return -(-f // st), -(-h // s), -(-w // s)
 
 
 def make_layout(cfg: DitConfig, target_grid: tuple[int, int, int], with_condition: bool,

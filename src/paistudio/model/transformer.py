@@ -34,20 +34,23 @@ class PaiStudioTransformer(nn.Module):
     def patch(self) -> tuple[int, int, int]:
         return tuple(self.cfg.wan["patch_size"])
 
-    def _embed(self, latents: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+    def _embed(self, latents: torch.Tensor, pool: bool = False) -> torch.Tensor:
         x = self.wan.patch_embedding(latents)  # [B, D, f, h, w]
-        grid = tuple(x.shape[2:])
-        return x.flatten(2).transpose(1, 2), grid  # [B, f*h*w, D]
+        if pool:
+            x = self.pool_tokens(x)  # [B, D, f', h', w']
+        return x.flatten(2).transpose(1, 2)  # [B, f*h*w, D]
 
-    def pool_condition(self, condition: torch.Tensor) -> torch.Tensor:
-        """[B, C, F, H, W] -> [B, C, ceil(F/st), H/s, W/s]: average pooling (the paper's efficient conditioning)."""
+    def pool_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Condition tokens [B, D, f, h, w] -> [B, D, ceil(f/st), ceil(h/s), ceil(w/s)] by average pooling (the
+        paper's efficient conditioning), after the patch embedding so any token grid works: odd ones (45 x 80
+        tokens at 720p) are edge-padded. Ids: each pooled token sits at the centre of the cells it covers."""
         st, s = self.cfg.cond_downsample
         if st == s == 1:
-            return condition
-        pad = (-condition.shape[2]) % st
-        if pad:
-            condition = torch.cat([condition, condition[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2)
-        return F.avg_pool3d(condition, kernel_size=(st, s, s))
+            return x
+        pads = [(-n) % k for n, k in zip(x.shape[2:], (st, s, s))]  # f, h, w
+        if any(pads):
+            x = F.pad(x, (0, pads[2], 0, pads[1], 0, pads[0]), mode="replicate")
+        return F.avg_pool3d(x, kernel_size=(st, s, s))
 
     def layout(self, latents_shape, with_condition: bool, ref_t: list[int]) -> Layout:
         _, _, f, h, w = latents_shape
@@ -74,15 +77,15 @@ class PaiStudioTransformer(nn.Module):
         layout = self.layout(latents.shape, condition is not None, ref_t)
         pt, ph, pw = self.patch
 
-        tokens, _ = self._embed(latents)  # [B, L_d, D]
+        tokens = self._embed(latents)  # [B, L_d, D]
         segments = [tokens]
         if condition is not None:
             if condition.shape[0] != b or condition.shape[2:] != latents.shape[2:]:
                 raise ValueError(f"condition latents {tuple(condition.shape)} do not match target {tuple(latents.shape)}")
-            c, _ = self._embed(self.pool_condition(condition))  # [B, L_c, D]
+            c = self._embed(condition, pool=True)  # [B, L_c, D]
             segments.append(c + self.role[0] if self.role is not None else c)
         for k in range(n_refs):
-            r, _ = self._embed(references[:, k, :, None])  # [B, h*w, D]
+            r = self._embed(references[:, k, :, None])  # [B, h*w, D]
             segments.append(r + self.role[1] if self.role is not None else r)
         hidden = torch.cat(segments, dim=1).contiguous()  # [B, L, D]
         n_d, n_all = layout.n_target, hidden.shape[1]
