@@ -119,6 +119,8 @@ def bench(ctx: typer.Context):
                         help="new background photo for the plain track (default: the repository's samples/walk/middle.jpg)")
     parser.add_argument("--lpips", type=Path, help="local TorchScript LPIPS weights (else LPIPS is not reported)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the cases (perturbation, defects, screen)")
+    parser.add_argument("--dit-model", type=Path, help="checkpoint folder for --engine dit (paistudio or diffusers Wan)")
+    parser.add_argument("--dit-steps", type=int, default=30, help="denoising steps of the dit engine")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="clips scored at once, each in its own process (default: 2 on a machine with 2+ cores)")
     parser.add_argument("--quiet", "-q", action="store_true")
@@ -133,7 +135,8 @@ def bench(ctx: typer.Context):
         if background is not None and not args.quiet:
             typer.echo(f"plain track: replacing backgrounds with {background} (choose another with --background)", err=True)
     spec = BenchSpec(clips=args.clips, out=args.out, tracks=args.track, engines=args.engine, refs=args.refs,
-                     defects=args.defects, background=background, lpips=args.lpips, seed=args.seed)
+                     defects=args.defects, background=background, lpips=args.lpips, seed=args.seed,
+                     dit_model=args.dit_model, dit_steps=args.dit_steps)
     results = run_bench(spec, Silent() if args.quiet else RichProgress("clips"), workers=args.workers)
     for w in results["warnings"]:
         typer.echo(f"warning: {w}", err=True)

@@ -93,3 +93,16 @@ def test_cli_errors_for_the_dit_engine(job, tmp_path):
     r = run(*base, "--model", str(job["model"]), "--sampler", "ddim", "-o", str(tmp_path / "x.mp4"))
     assert r.returncode == 6 and "dit.sampler" in r.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_bench_scores_the_dit_engine_when_given_a_model(job, tmp_path):
+    from paistudio.eval.bench import BenchSpec, run_bench
+    from tests.media import write_clip_folder
+
+    clip, _, _ = write_clip_folder(tmp_path / "clips" / "toy", width=96, height=64, n=10)
+    spec = BenchSpec(clips=[tmp_path / "clips"], out=tmp_path / "res", tracks=["flat"], engines=["dit"], refs=[1],
+                     dit_model=job["model"], dit_steps=1)
+    res = run_bench(spec)
+    dit = [r for r in res["rows"] if r["method"] == "dit"]
+    assert len(dit) == 1 and dit[0]["status"] == "ok", dit
+    assert 0 <= dit[0]["metrics"]["mse"] <= 1 and "motion_consistency" in dit[0]["metrics"]

@@ -51,6 +51,8 @@ class BenchSpec:
     background: Path | None = None  # the plain track's new background photo
     lpips: Path | None = None  # local TorchScript LPIPS weights
     seed: int = CASE_SEED
+    dit_model: Path | None = None  # checkpoint folder for the dit engine (else its rows say "unavailable")
+    dit_steps: int = 30
 
     def check(self) -> None:
         bad = [t for t in self.tracks if t not in TRACKS]
@@ -176,7 +178,7 @@ def _ref_args(case: Path, count: int) -> list[tuple[Path, str]]:
     return [(case / "refs" / f"{name}.png", str(anchors[name])) for name in REF_NAMES[count]]
 
 
-def _render(method: str, case: Path, count: int, out: Path) -> dict | None:
+def _render(method: str, case: Path, count: int, out: Path, dit: dict | None = None) -> dict | None:
     """Run one method on a case; returns the render record (None for the ffmpeg baseline)."""
     meta = json.loads((case / "case.json").read_text())
     matte = case / "matte" if meta["backing"] == "plain" else None
@@ -186,9 +188,11 @@ def _render(method: str, case: Path, count: int, out: Path) -> dict | None:
     if method == "ffmpeg":
         render_ffmpeg(fg, begin, out, None if matte else SCREEN_GREEN, matte, meta["fps"], meta["frames"])
         return None
+    if method == "dit" and not (dit and dit.get("model")):
+        raise EngineUnavailable("no model weights given (--dit-model DIR); none can be downloaded here")
     from ..api import replace
     return replace(fg, _ref_args(case, count), out, matte=str(matte) if matte else None, engine=method,
-                   overwrite=True, crf=16, progress=Silent())
+                   overwrite=True, crf=16, progress=Silent(), dit=dit if method == "dit" else None)
 
 
 def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 1) -> dict:
@@ -284,11 +288,12 @@ def _bench_clip(job) -> tuple[list[dict], list[str], str, float | None]:
         counts = [1] if track == "plain" else spec.refs  # the plain track has one reference: the new photo
         runs = [(e, k) for e in spec.engines for k in counts] + [(b, 0) for b in baselines]
         for method, count in runs:
-            rows.extend(_run_one(method, count, counts, case, clip.name, name, out, scorer, track != "plain"))
+            dit = {"model": str(spec.dit_model), "steps": spec.dit_steps} if spec.dit_model else None
+            rows.extend(_run_one(method, count, counts, case, clip.name, name, out, scorer, track != "plain", dit))
     return [asdict(r) for r in rows], [], clip.name, round(time.perf_counter() - t0, 2)
 
 
-def _run_one(method, count, counts, case, clip_name, track_name, out, scorer, pixel_gt) -> list[Row]:
+def _run_one(method, count, counts, case, clip_name, track_name, out, scorer, pixel_gt, dit=None) -> list[Row]:
     """Render and score one method on one case; a baseline's row is repeated for every reference count."""
     label = f"{method}-{count}ref" if count else method
     video = out / "outputs" / clip_name / track_name / f"{label}.mp4"
@@ -296,7 +301,7 @@ def _run_one(method, count, counts, case, clip_name, track_name, out, scorer, pi
     report_counts = [count] if count else counts
     t0 = time.perf_counter()
     try:
-        record = _render(method, case, count, video)
+        record = _render(method, case, count, video, dit)
     except EngineUnavailable as e:
         return [Row(clip_name, track_name, method, k, f"unavailable: {e}") for k in report_counts]
     except PaiStudioError as e:
