@@ -107,3 +107,14 @@ def test_paste_back_keeps_the_opaque_core_and_the_model_edges():
     assert (out[16:24, 16:24] == 200).all()  # deep inside: the original foreground
     assert (out[:6] == 10).all()  # outside, the soft edge and the core's rim: the model's pixels
     assert 10 < out[10, 20, 0] < 200  # then the feathered blend
+
+
+def test_sampling_through_the_wan_vae_keeps_the_frame_count(tmp_path):
+    from paistudio.model.checkpoint import from_wan
+
+    from .wan_folder import save_tiny_wan
+
+    bundle = from_wan(save_tiny_wan(tmp_path / "wan"))
+    cond, refs, _ = _inputs(f=10, size=32)  # 10 frames: not 1 + 4k, so the last frame is repeated to 13
+    video = DitPipeline(bundle)(cond, refs[:2], [0, 9], "a street", steps=2, guidance=2.0)
+    assert video.shape == (10, 32, 32, 3)
