@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# the test suite also covers the diffusion engine, so it installs the model extra (torch CPU, diffusers, ...)
+# the test suite also covers the diffusion engine and the dataset pipeline, so it installs the model and data
+# extras (torch CPU, diffusers, ...) and PySceneDetect without its opencv-python dependency
 $(MODEL_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,model]'
+	$(BIN)/pip install --quiet -e '.[dev,model,data]'
+	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2
 	touch $(MODEL_STAMP)
 
 install: $(STAMP)

@@ -67,7 +67,7 @@ def _nothing_written(folder, before):
     ("bad_camera_file", 6, "camera"),
     ("no_screen", 3, "no green or blue screen"),
     ("bad_preset", 6, "output.preset"),
-    ("dit_engine", 8, "dit"),
+    ("dit_engine", 6, "dit.model"),
 ])
 def test_bad_input(inputs, tmp_path, monkeypatch, capsys, case, code, message):
     fg, ref, out = inputs["fg"], inputs["ref"], tmp_path / "out.mp4"

@@ -163,6 +163,58 @@ def train(
     typer.echo(f"trained {summary['steps']} steps{loss}; model in {summary['final']}")
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Build and inspect training datasets (CineStudio-style).")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("build")
+def data_build(
+    src: Path = typer.Option(..., "--src", help="Folder of videos / clip folders (frames/ + masks/), or a list file."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder (shards/, items/, manifest.json); re-runs resume."),
+    workers: int = typer.Option(1, help="Items processed at once (processes)."),
+    ray_address: Optional[str] = typer.Option(None, help="Run on Ray Data instead: auto | local | ray://HOST:PORT."),
+    min_shot: int = typer.Option(16, help="Shortest shot kept, frames."),
+    max_shot: int = typer.Option(81, help="Longer shots are cut into pieces of this many frames."),
+    max_side: int = typer.Option(854, help="Frames are downscaled to this longer side."),
+    segmenter: str = typer.Option("auto", help="auto (given masks, else chroma key) | given | chroma | a registered one."),
+    defects: float = typer.Option(0.0, help="Share of samples whose green-screen video is cut with damaged masks."),
+    seed: int = typer.Option(0, help="Seed of the perturbations and defects."),
+    crf: int = typer.Option(12, help="H.264 quality of the stored videos (masks are lossless)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Run the dataset pipeline: shots, motion filter, foreground, green screen, references, captions, shards."""
+    from .data.build import build
+    from .data.settings import BuildSettings
+    from .progress import RichProgress, Silent
+    if workers < 1:
+        raise PaiStudioError("--workers must be at least 1")
+    settings = BuildSettings(min_shot=min_shot, max_shot=max_shot, max_side=max_side, segmenter=segmenter,
+                             defects=defects, seed=seed, crf=crf)
+    m = build(src, out, settings, workers=workers, ray_address=ray_address,
+              progress=Silent() if quiet else RichProgress("items"))
+    typer.echo(f"{out}: {len(m['shards'])} shards, {m['samples']} samples, {len(m['filtered'])} filtered, "
+               f"{len(m['failures'])} failures")
+    for f in m["failures"]:
+        typer.echo(f"failed: {f['source']}: {f['reason']}", err=True)
+
+
+@data_app.command("inspect")
+def data_inspect(
+    dataset: Path = typer.Argument(..., help="A dataset folder written by `paistudio data build`."),
+    sheet: Optional[Path] = typer.Option(None, help="Contact sheet PNG (default DATASET/contact_sheet.png)."),
+    n: int = typer.Option(8, help="Random samples on the contact sheet."),
+):
+    """Counts, failures and a contact sheet of random samples."""
+    from .data.build import inspect
+    s = inspect(dataset, sheet, n)
+    typer.echo(f"{dataset}: {s['shards']} shards, {s['samples']} samples, {s['filtered']} filtered, "
+               f"{len(s['failures'])} failures, {s['pending']} pending, {s['bytes'] / 1e6:.1f} MB")
+    for f in s["failures"]:
+        typer.echo(f"failed: {f['source']}: {f['reason']}")
+    if "contact_sheet" in s:
+        typer.echo(f"contact sheet: {s['contact_sheet']}")
+
+
 def _prompt(text: str | None) -> dict | None:
     """--prompt: JSON text or a .json file holding the structured prompt's fields."""
     import json

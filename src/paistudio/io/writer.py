@@ -78,7 +78,7 @@ class VideoSink:
     """Writes RGB/RGBA uint8 frames with given timestamps. Use as a context manager or call close()."""
 
     def __init__(self, path: Path, codec: str, width: int, height: int, fps: Fraction, time_base: Fraction,
-                 audio_from: Path | None = None, crf: int = 18, preset: str = "veryfast"):
+                 audio_from: Path | None = None, crf: int = 18, preset: str = "veryfast", bitexact: bool = False):
         self.path, self.codec = Path(path), codec
         self.alpha = CODEC_ALPHA[codec]
         self.count = 0
@@ -88,7 +88,10 @@ class VideoSink:
             self.path.mkdir(parents=True, exist_ok=True)
             return
         fmt = {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4"}[self.path.suffix.lower()]
-        self._container = av.open(str(self.path), "w", format=fmt)
+        # bitexact: no random segment ids or version strings in the container (the dataset's shards must be
+        # byte-identical across runs; Matroska otherwise writes a random SegmentUID)
+        self._container = av.open(str(self.path), "w", format=fmt,
+                                  container_options={"fflags": "+bitexact"} if bitexact else None)
         stream = self._container.add_stream(_ENCODERS[codec], rate=fps)
         stream.width, stream.height = width, height
         stream.time_base = time_base

@@ -149,3 +149,40 @@ class ClipFolders:
                 plates[j] = fit(clean_reference(clip, path, j))
             backgrounds[k] = plates[j]
         return TrainingCase(target, alpha, backgrounds, {}, f"{clip.name}@{start}")
+
+
+class ShardCases:
+    """A dataset written by `paistudio data build`: each case is one sample, `frames` frames taken evenly across
+    it (the middle frame kept exactly, so the begin / middle / end references still match their frames),
+    resized (cover + centre crop) to `size` (w, h). The caption is the sample's structured prompt."""
+
+    def __init__(self, root: str | Path, frames: int, size: tuple[int, int]):
+        from ..data.shards import read_manifest
+
+        self.root = Path(root)
+        manifest = read_manifest(self.root)
+        self.keys = [(self.root / s["file"], k) for s in manifest["shards"] for k in s["samples"]]
+        if not self.keys:
+            raise InputError(f"dataset {root} has no samples; build it with `paistudio data build`")
+        self.frames, self.size = frames, size
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def case(self, i: int, rng: np.random.Generator | None = None) -> TrainingCase:
+        from ..data.shards import read_sample
+        from ..io.images import fit_cover
+
+        shard, key = self.keys[i % len(self.keys)]
+        s = read_sample(shard, key, videos=("target", "mask"))
+        n, f = len(s["target"]), self.frames
+        if n < f:
+            raise InputError(f"sample {key} has {n} frames; training asks for {f}")
+        idx = np.round(np.linspace(0, n - 1, f)).astype(int)
+        idx[(f - 1) // 2] = s["meta"]["anchors"]["middle"]
+        fit = lambda img: fit_cover(img, self.size)  # noqa: E731
+        target = np.stack([fit(s["target"][j]) for j in idx])
+        alpha = np.stack([fit(np.repeat(s["mask"][j][..., None], 3, -1))[..., 0] for j in idx]).astype(np.float32) / 255
+        refs = s["references"]
+        backgrounds = {0: fit(refs["begin"]), (f - 1) // 2: fit(refs["middle"]), f - 1: fit(refs["end"])}
+        return TrainingCase(target, alpha, backgrounds, s["meta"]["caption"], key)

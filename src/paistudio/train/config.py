@@ -1,7 +1,7 @@
 """TrainConfig: one TOML file says everything a run does (configs/train/*.toml); errors name the field.
 
     [model]   preset = "tiny" | ... or wan = "path/to/Wan2.1-T2V-1.3B-Diffusers"; overrides such as ref_time
-    [data]    kind = "synthetic" | "clips"; path, frames, width, height, cases (synthetic)
+    [data]    kind = "synthetic" | "clips" | "dataset"; path, frames, width, height, cases (synthetic)
     [train]   steps, lr, batch_size, lora_rank (0 = full fine-tune), mixed_precision, gradient_checkpointing,
               ema_decay (0 = off), grad_clip, weight_decay, seed, save_every, log_every, sample_every, out
     [augment] perturb, mask_defects, ref_count, prompt_dropout, ref_dropout
@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ShotError
 from .augment import Augment
 
-DATA_KINDS = ("synthetic", "clips")
+DATA_KINDS = ("synthetic", "clips", "dataset")
 PRECISIONS = ("auto", "no", "bf16")
 
 
@@ -36,7 +36,7 @@ class ModelSection:
 @dataclass
 class DataSection:
     kind: str = "synthetic"
-    path: str | None = None  # clip folder root for kind = "clips"
+    path: str | None = None  # clip folder root (kind = "clips") or a `paistudio data build` folder ("dataset")
     frames: int = 9
     width: int = 32
     height: int = 32
@@ -104,8 +104,9 @@ class TrainConfig:
         d, t, a = self.data, self.train, self.augment
         if d.kind not in DATA_KINDS:
             raise ConfigError("data.kind", f"must be one of {DATA_KINDS}, got {d.kind!r}")
-        if d.kind == "clips" and not d.path:
-            raise ConfigError("data.path", "is required for kind = 'clips' (a folder of clip folders)")
+        if d.kind in ("clips", "dataset") and not d.path:
+            raise ConfigError("data.path", f"is required for kind = '{d.kind}' (a folder of clip folders, or a "
+                              "dataset built by `paistudio data build`)")
         for name in ("frames", "width", "height", "cases"):
             if getattr(d, name) < 1:
                 raise ConfigError(f"data.{name}", "must be >= 1")

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..progress import Progress, Silent
 from .augment import Sample, make_sample
-from .cases import ClipFolders, SyntheticPanning
+from .cases import ClipFolders, ShardCases, SyntheticPanning
 from .config import ConfigError, TrainConfig
 
 
@@ -71,6 +71,8 @@ def build_source(cfg: TrainConfig):
         if d.width != d.height:
             raise ConfigError("data.width", "synthetic cases are square: set width = height")
         return SyntheticPanning(d.cases, d.frames, d.width, seed=d.seed)
+    if d.kind == "dataset":
+        return ShardCases(cfg.resolve(d.path), d.frames, (d.width, d.height))
     return ClipFolders(cfg.resolve(d.path), d.frames, (d.width, d.height))
 
 

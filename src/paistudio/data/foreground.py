@@ -1,0 +1,56 @@
+"""Step 4: the foreground's masks. Pluggable: a segmenter is a small class with `name` and `masks(frames)`,
+registered in SEGMENTERS; a text-prompted model (e.g. SAM 3 with local weights) is added by registering one
+more class, without touching the other steps. Optional backends register only when importable."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..errors import InputError
+
+
+class Segmenter:
+    """Base class: `masks(frames [T, H, W, 3] uint8) -> [T, H, W] uint8` (255 = foreground)."""
+
+    name = "base"
+
+    def masks(self, frames: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ChromaSegmenter(Segmenter):
+    """Green or blue screen footage: our keyer (the composite engine's), screen found automatically."""
+
+    name = "chroma"
+
+    def masks(self, frames: np.ndarray) -> np.ndarray:
+        from ..comp.key import ChromaKeyer, clean_matte, detect_backing
+
+        backing = detect_backing(frames[:: max(1, len(frames) // 8)])
+        if backing is None:
+            raise InputError("no green or blue screen found; give masks/ or register a person segmenter")
+        keyer = ChromaKeyer(backing)
+        return np.stack([np.where(clean_matte(keyer.alpha(f)) > 127, 255, 0).astype(np.uint8) for f in frames])
+
+
+SEGMENTERS: dict[str, Callable[[], Segmenter]] = {"chroma": ChromaSegmenter}
+
+
+def register(cls: type[Segmenter]) -> type[Segmenter]:
+    """Decorator: make a segmenter available by its `name` (settings.segmenter = NAME)."""
+    SEGMENTERS[cls.name] = cls
+    return cls
+
+
+def foreground_masks(frames: np.ndarray, given: np.ndarray | None, choice: str) -> tuple[np.ndarray, str]:
+    """(masks, how they were obtained). `choice`: auto (given masks, else the chroma key), given, or a name."""
+    if choice in ("auto", "given") and given is not None:
+        return given, "given"
+    if choice == "given":
+        raise InputError("the clip has no masks/ and segmenter = 'given'")
+    name = "chroma" if choice == "auto" else choice
+    if name not in SEGMENTERS:
+        raise InputError(f"unknown segmenter {name!r}; registered: {sorted(SEGMENTERS)}")
+    return SEGMENTERS[name]().masks(frames), name
