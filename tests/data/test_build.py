@@ -191,3 +191,11 @@ def test_manifest_errors_are_named(tmp_path):
     from paistudio.errors import InputError
     with pytest.raises(InputError, match="this paistudio reads"):
         read_manifest(tmp_path)
+
+
+def test_ray_data_runs_the_same_steps(built, tmp_path):
+    """Only where Ray is installed (it is an optional, 600 MB dependency; CI does not install it)."""
+    pytest.importorskip("ray")
+    src, _, out = built
+    build(src, tmp_path / "ray", SETTINGS, workers=2, ray_address="local")
+    assert _dataset_bytes(tmp_path / "ray") == _dataset_bytes(out)

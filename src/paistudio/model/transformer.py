@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .config import DitConfig
-from .packing import ROLE_TARGET, Layout, make_layout
+from .packing import Layout, make_layout
 from .rope import ExplicitRope
 
 
