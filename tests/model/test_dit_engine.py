@@ -106,3 +106,25 @@ def test_bench_scores_the_dit_engine_when_given_a_model(job, tmp_path):
     dit = [r for r in res["rows"] if r["method"] == "dit"]
     assert len(dit) == 1 and dit[0]["status"] == "ok", dit
     assert 0 <= dit[0]["metrics"]["mse"] <= 1 and "motion_consistency" in dit[0]["metrics"]
+
+
+def test_the_render_bar_moves_with_each_denoising_step(job, tmp_path):
+    class Recorder:
+        def __init__(self):
+            self.phases, self.steps = [], []
+
+        def phase(self, name, total):
+            self.phases.append((name, total))
+
+        def advance(self, n=1):
+            self.steps.append(n)
+
+        def close(self):
+            pass
+
+    rec = Recorder()
+    paistudio.replace(job["fg"], [str(job["refs"][0])], tmp_path / "p.mp4", engine="dit", progress=rec,
+                      dit={"model": str(job["model"]), "steps": 3, "guidance": 1.0, "window": 9, "overlap": 3})
+    assert ("render", N) in rec.phases
+    assert len(rec.steps) >= 2 * 3  # two windows of three steps each, plus the settling per window
+    assert sum(rec.steps) == pytest.approx(N)

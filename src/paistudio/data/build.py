@@ -123,7 +123,7 @@ def process_item(item: Item, iid: str, out: Path, settings: BuildSettings) -> di
             defects = bool(np.random.default_rng(seed).random() < settings.defects)
             green, perturbed, params = green_videos(fr, masks, seed, defects)
             refs, anchors, inpainted = references(fr, masks, fps)
-            caption = make_caption("template", fr, {"motion": motion, "frames": e - s, "fps": fps})
+            caption = make_caption(settings.captioner, fr, {"motion": motion, "frames": e - s, "fps": fps})
             meta = {"key": key, "source": item.rel, "shot": [s, e], "frames": e - s, "fps": record["fps"],
                     "size": [int(fr.shape[2]), int(fr.shape[1])], "anchors": anchors, "caption": caption,
                     "motion": motion.to_dict(), "foreground": how, "inpainted_share": inpainted,

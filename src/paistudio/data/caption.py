@@ -53,6 +53,8 @@ CAPTIONERS: dict[str, Callable[[], object]] = {"template": TemplateCaptioner}
 
 
 def make_caption(name: str, frames, facts: dict) -> dict:
+    if name not in CAPTIONERS:
+        raise ValueError(f"unknown captioner {name!r}; registered: {sorted(CAPTIONERS)}")
     cap = CAPTIONERS[name]().caption(frames, facts)
     unknown = set(cap) - set(PROMPT_FIELDS)
     if unknown:

@@ -21,6 +21,7 @@ class BuildSettings:
     foreground_speed: tuple[float, float] = (0.0, 0.1)  # kept range of foreground motion relative to the camera
     min_foreground: float = 0.01  # share of the frame the foreground must cover on average
     segmenter: str = "auto"  # auto | given | chroma | a registered name (see foreground.py)
+    captioner: str = "template"  # a registered captioner (caption.py): template fills the measurable fields
     defects: float = 0.0  # probability that a sample's green-screen video is cut with a damaged mask
     seed: int = 0
     crf: int = 12  # H.264 quality of the stored RGB videos (masks are lossless FFV1)

@@ -60,6 +60,29 @@ class _ConditionFrames:
         return np.stack(self._buf[: stop - start])
 
 
+class _StepProgress:
+    """Turns the pipeline's per-step progress into frames on the render bar (a window's new frames over its
+    steps), so a long window does not look stalled."""
+
+    def __init__(self, parent: Progress, frames_per_step: list[float]):
+        self.parent, self.rates, self.window, self.shown = parent, frames_per_step, 0, 0.0
+
+    def phase(self, name: str, total: int) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        step = self.rates[min(self.window, len(self.rates) - 1)] * n
+        self.parent.advance(step)
+        self.shown += step
+
+    def window_done(self, frames: int) -> None:
+        self.parent.advance(frames - self.shown)  # settle rounding so the bar ends exactly at the frame count
+        self.window, self.shown = self.window + 1, 0.0
+
+    def close(self) -> None:
+        pass
+
+
 class DitEngine:
     name = "dit"
 
@@ -111,12 +134,16 @@ class DitEngine:
         full = read_chunks(info, chunk=4)
         pipe = DitPipeline(self.bundle)
         progress.phase("render", info.n_frames)
+        # the bar moves with every denoising step: each window's new frames spread over its steps
+        emitted = [(self.windows[i + 1].start if i + 1 < len(self.windows) else w.stop) - w.start
+                   for i, w in enumerate(self.windows)]
+        steps = _StepProgress(progress, [n / spec.steps for n in emitted])
         t0 = time.perf_counter()
         pending_rgb = np.empty((0, info.height, info.width, 3), np.uint8)
         pending_a = np.empty((0, info.height, info.width), np.uint8)
         for generated in pipe.stream(condition, info.n_frames, refs, job.anchors, job.shot.prompt, window=window,
                                      overlap=overlap, steps=spec.steps, guidance=spec.guidance,
-                                     sampler=spec.sampler, seed=spec.seed):
+                                     sampler=spec.sampler, seed=spec.seed, progress=steps):
             while len(pending_rgb) < len(generated):
                 chunk = next(full)
                 pending_rgb = np.concatenate([pending_rgb, chunk[..., :3]])
@@ -128,7 +155,7 @@ class DitEngine:
                             for g in generated])
             if spec.paste_back:
                 out = np.stack([paste_back(o, f, a.astype(np.float32) / 255.0) for o, f, a in zip(out, rgb, alpha)])
-            progress.advance(n)
+            steps.window_done(n)
             fgs = np.stack([foreground_layer(np.ascontiguousarray(f), a) for f, a in zip(rgb, alpha)]) if layers else None
             yield RenderedChunk(out, alpha, out.copy() if layers else None, fgs)
         self.timings["sample_s"] = round(time.perf_counter() - t0, 3)
