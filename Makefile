@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # the test suite also covers the diffusion engine and the dataset pipeline, so it installs the model and data
-# extras (torch CPU, diffusers, ...) and PySceneDetect without its opencv-python dependency
+# extras (torch CPU, diffusers, ...), and PySceneDetect and MediaPipe without their GUI-OpenCV dependencies
 $(MODEL_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,model,data]'
-	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2
+	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2 mediapipe==1.2.2
 	touch $(MODEL_STAMP)
 
 install: $(STAMP)
