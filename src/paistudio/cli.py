@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import PaiStudioError
+from .errors import PaiStudioError, RenderInterrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Cinematic video background replacement.")
@@ -156,7 +156,11 @@ def train(
     from .train.config import TrainConfig
     from .train.loop import train as run_training
     cfg = TrainConfig.load(config)
-    summary = run_training(cfg, Silent() if quiet else RichProgress("steps"))
+    try:
+        summary = run_training(cfg, Silent() if quiet else RichProgress("steps"))
+    except KeyboardInterrupt:
+        raise RenderInterrupted("training interrupted; run the same command again to resume from the last "
+                                "checkpoint") from None
     if summary["resumed_from"]:
         typer.echo(f"resumed from step {summary['resumed_from']}")
     loss = "" if summary["last_loss"] is None else f", last loss {summary['last_loss']:.4f}"
@@ -190,8 +194,11 @@ def data_build(
         raise PaiStudioError("--workers must be at least 1")
     settings = BuildSettings(min_shot=min_shot, max_shot=max_shot, max_side=max_side, segmenter=segmenter,
                              defects=defects, seed=seed, crf=crf)
-    m = build(src, out, settings, workers=workers, ray_address=ray_address,
-              progress=Silent() if quiet else RichProgress("items"))
+    try:
+        m = build(src, out, settings, workers=workers, ray_address=ray_address,
+                  progress=Silent() if quiet else RichProgress("items"))
+    except KeyboardInterrupt:
+        raise RenderInterrupted("build interrupted; finished items are kept, run the same command to resume") from None
     typer.echo(f"{out}: {len(m['shards'])} shards, {m['samples']} samples, {len(m['filtered'])} filtered, "
                f"{len(m['failures'])} failures")
     for f in m["failures"]:

@@ -199,3 +199,22 @@ def test_ray_data_runs_the_same_steps(built, tmp_path):
     src, _, out = built
     build(src, tmp_path / "ray", SETTINGS, workers=2, ray_address="local")
     assert _dataset_bytes(tmp_path / "ray") == _dataset_bytes(out)
+
+
+def test_bad_output_folders_are_named(tmp_path):
+    from paistudio.errors import OutputError
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is a file"):
+        build(src, tmp_path / "file", SETTINGS)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="holds no dataset"):
+        build(src, tmp_path / "busy", SETTINGS)
+    with pytest.raises(OutputError, match="inside the source"):
+        build(src, src / "ds", SETTINGS)
+    r = subprocess.run([sys.executable, "-m", "paistudio.cli", "data", "build", "--src", str(tmp_path / "nope"),
+                        "--out", str(tmp_path / "ds")], capture_output=True, text=True)
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr

@@ -133,3 +133,23 @@ def test_config_file_errors(tmp_path):
         TrainConfig.load(bad)
     with pytest.raises(ConfigError, match="Wan VAE"):
         train(TrainConfig.from_dict({"model": {"preset": "small-20m"}, "train": {"out": str(tmp_path / "x")}}))
+
+
+def test_train_cli_runs_resumes_and_names_bad_configs(tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[model]\npreset = "tiny"\n[data]\nkind = "synthetic"\ncases = 2\nframes = 5\n'
+                   '[train]\nsteps = 2\nout = "run"\nlog_every = 1\n')
+    run = lambda *a: subprocess.run([sys.executable, "-m", "paistudio.cli", "train", *a],  # noqa: E731
+                                    capture_output=True, text=True)
+    r = run("--config", str(cfg), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "trained 2 steps" in r.stdout and (tmp_path / "run" / "final" / "paistudio.json").is_file()
+    cfg.write_text(cfg.read_text().replace("steps = 2", "steps = 3"))
+    r = run("--config", str(cfg), "--quiet")
+    assert r.returncode == 0 and "resumed from step 2" in r.stdout
+    cfg.write_text('[train]\nsteps = "many"\n')
+    r = run("--config", str(cfg))
+    assert r.returncode == 6 and "train.steps" in r.stderr and "Traceback" not in r.stderr

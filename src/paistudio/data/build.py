@@ -181,10 +181,21 @@ def write_manifest(out: Path, settings: BuildSettings, plan: list[tuple[Item, st
 def build(src: str | Path, out: str | Path, settings: BuildSettings = BuildSettings(), workers: int = 1,
           ray_address: str | None = None, progress: Progress | None = None) -> dict:
     """Build (or resume) the dataset of `src` into `out`; returns the manifest."""
+    from ..errors import OutputError
+
     progress = progress or Silent()
     out = Path(out)
-    for sub in ("shards", "items"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; give a folder for the dataset")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise OutputError(f"--out {out} is a non-empty folder that holds no dataset; give a new or a dataset folder")
+    if Path(src).resolve() == out.resolve() or out.resolve().is_relative_to(Path(src).resolve()):
+        raise OutputError(f"--out {out} is inside the source {src}; the build would read its own output")
+    try:
+        for sub in ("shards", "items"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the dataset folder {out} ({e.strerror}); choose a folder you can write to") from None
     for stale in list((out / "shards").glob("*.tmp-*")) + list((out / "items").glob("*.tmp*")):
         stale.unlink(missing_ok=True)  # a killed run's half-written files
     items, failures = discover(src)
