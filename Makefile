@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 $(MODEL_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,model,data]'
 	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2 mediapipe==1.2.2
+	$(BIN)/python -c "import sys; from paistudio.comp.segment import fetch_person_model; fetch_person_model(sys.prefix + '/share/paistudio')"
 	touch $(MODEL_STAMP)
 
 install: $(STAMP)

@@ -25,7 +25,8 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
     """Replace the background of `foreground` with 1–3 `references` and write `output`.
 
     references: paths, `path@anchor` strings (`@12` frame, `@1.5s`, `@75%`) or (path, anchor) tuples.
-    matte: None/"auto" (alpha channel or chroma key), "key", "alpha", or a matte video/folder path.
+    matte: None/"auto" (alpha channel or chroma key), "key", "alpha", "segment" (person segmentation of plain
+        footage), or a matte video/folder path.
     camera: "auto", "static", a path file, or moves like "pan=0.2,zoom=1.1".
     prompt: the structured prompt's fields (used by the dit engine, recorded by both).
     dit: DitSpec fields for engine="dit", e.g. {"model": "ckpt/", "steps": 30, "guidance": 5.0, "seed": 0}.
@@ -37,7 +38,7 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
             refs.append(Reference(str(path), None if anchor is None else Anchor.parse(str(anchor), f"references[{i}]")))
         else:
             refs.append(Reference.parse(str(r), f"references[{i}]"))
-    if matte is None or str(matte) in ("auto", "key", "alpha"):
+    if matte is None or str(matte) in ("auto", "key", "alpha", "segment"):
         matte_spec = MatteSpec(mode=str(matte or "auto"), backing=backing)
     else:
         matte_spec = MatteSpec(mode="file", path=str(matte), backing=backing)

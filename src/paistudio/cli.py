@@ -35,7 +35,7 @@ def replace(
     foreground: Path = typer.Argument(..., help="Foreground video (mp4/mov/mkv/webm) or a folder of frames."),
     ref: List[str] = typer.Option(..., "--ref", help="Background image, optionally anchored: img.jpg@12 | @1.5s | @75%. 1-3 times."),
     output: Path = typer.Option(..., "-o", "--output", help="Output video (or folder with --codec png)."),
-    matte: str = typer.Option("auto", help="auto | key | alpha | a matte video/folder (white = foreground)."),
+    matte: str = typer.Option("auto", help="auto | key | alpha | segment (people in plain footage) | a matte video/folder (white = foreground)."),
     backing: str = typer.Option("auto", help="Screen colour for keying: auto | green | blue."),
     camera: str = typer.Option("auto", help="auto | static | PATH.json | moves like pan=0.2,tilt=0,zoom=1.1."),
     codec: str = typer.Option("h264", help="h264 | prores4444 | ffv1 | png (alpha kept where the format allows)."),

@@ -20,7 +20,7 @@ from .errors import ReferenceImageError, ShotError
 SCHEMA_VERSION = 1
 MAX_REFERENCES = 3
 ENGINES = ("composite", "dit")
-MATTE_MODES = ("auto", "key", "file", "alpha")
+MATTE_MODES = ("auto", "key", "file", "alpha", "segment")
 BACKINGS = ("auto", "green", "blue")
 CAMERA_MODES = ("auto", "static", "file", "moves")
 CODECS = ("h264", "prores4444", "ffv1", "png")

@@ -7,7 +7,8 @@ import pytest
 
 pytest.importorskip("mediapipe")
 
-from paistudio.data.foreground import PERSON_MODEL_ENV, SEGMENTERS, PersonSegmenter, fetch_person_model  # noqa: E402
+from paistudio.comp.segment import PERSON_MODEL_ENV, fetch_person_model  # noqa: E402
+from paistudio.data.foreground import SEGMENTERS, PersonSegmenter  # noqa: E402
 from paistudio.errors import InputError  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
@@ -18,9 +19,9 @@ def model(tmp_path_factory):
     return fetch_person_model(tmp_path_factory.mktemp("person_model"))
 
 
-def test_registered_and_needs_its_model(monkeypatch):
+def test_registered_and_needs_its_model(monkeypatch, tmp_path):
     assert SEGMENTERS["person"] is PersonSegmenter
-    monkeypatch.delenv(PERSON_MODEL_ENV, raising=False)
+    monkeypatch.setenv(PERSON_MODEL_ENV, str(tmp_path / "missing.tflite"))
     with pytest.raises(InputError, match=PERSON_MODEL_ENV):
         PersonSegmenter()
 
@@ -43,7 +44,7 @@ def test_finds_the_rider_on_a_davis_clip(model):
     pred = PersonSegmenter(str(model)).masks(frames) > 127
     iou = (pred & truth).sum() / (pred | truth).sum()
     print(f"scooter-black IoU {iou:.3f}")
-    assert iou > 0.4  # a weak segmenter for full-body shots (measured 0.60 on frame 10)
+    assert iou > 0.4  # a weak segmenter for full-body shots
 
 
 def test_auto_uses_it_for_footage_without_masks_or_screen(model, monkeypatch):
@@ -53,6 +54,6 @@ def test_auto_uses_it_for_footage_without_masks_or_screen(model, monkeypatch):
     monkeypatch.setenv(PERSON_MODEL_ENV, str(model))
     _, how = foreground_masks(frames, None, "auto")
     assert how == "person"
-    monkeypatch.delenv(PERSON_MODEL_ENV)
+    monkeypatch.setenv(PERSON_MODEL_ENV, str(model) + ".missing")
     with pytest.raises(InputError, match="no green or blue screen"):
         foreground_masks(frames, None, "auto")

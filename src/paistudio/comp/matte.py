@@ -20,9 +20,10 @@ from .key import Backing, ChromaKeyer, clean_matte, detect_backing
 
 @dataclass
 class MatteSource:
-    mode: str  # "key" | "file" | "alpha"
+    mode: str  # "key" | "file" | "alpha" | "segment"
     backing: Backing | None = None  # the screen colour (key mode), used again for unmixing edges
     keyer: ChromaKeyer | None = None
+    segmenter: object | None = None  # comp.segment.PersonSegmenter (segment mode)
     matte_info: VideoInfo | None = None
     _matte_iter: Iterator[np.ndarray] | None = None
     _matte_buf: np.ndarray | None = None
@@ -35,6 +36,8 @@ class MatteSource:
         """
         if self.mode == "alpha":
             return np.ascontiguousarray(chunk[..., 3])
+        if self.mode == "segment":
+            return self.segmenter.alphas(chunk[..., :3])
         if self.mode == "file":
             return self._next_matte(len(chunk))
         out = np.zeros(chunk.shape[:3], np.uint8)
@@ -61,6 +64,9 @@ class MatteSource:
 
     def restart(self, size: tuple[int, int] | None = None) -> "MatteSource":
         """A fresh copy for another pass over the clip (a matte file read at `size`, default full size)."""
+        if self.mode == "segment":  # new timestamps and temporal state for the new pass
+            from .segment import PersonSegmenter
+            return MatteSource("segment", segmenter=PersonSegmenter(self.segmenter.model))
         if self.mode != "file":
             return self
         return MatteSource("file", self.backing, None, self.matte_info, _matte_chunks(self.matte_info, size))
@@ -89,6 +95,9 @@ def open_matte(spec: MatteSpec, fg: VideoInfo, sample: np.ndarray) -> MatteSourc
             raise FormatError(f"matte has {info.n_frames} frames but the foreground has {fg.n_frames}; "
                               "give one matte frame per foreground frame")
         return MatteSource("file", None, None, info, _matte_chunks(info))
+    if spec.mode == "segment":
+        from .segment import PersonSegmenter
+        return MatteSource("segment", segmenter=PersonSegmenter())
     has_real_alpha = fg.has_alpha and sample.shape[-1] == 4 and int(sample[..., 3].min()) < 255
     if spec.mode == "alpha" or (spec.mode == "auto" and has_real_alpha):
         if not fg.has_alpha:

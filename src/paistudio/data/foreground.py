@@ -4,7 +4,6 @@ more class, without touching the other steps. Optional backends register only wh
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -36,68 +35,25 @@ class ChromaSegmenter(Segmenter):
         return np.stack([np.where(clean_matte(keyer.alpha(f)) > 127, 255, 0).astype(np.uint8) for f in frames])
 
 
-PERSON_MODEL_ENV = "PAISTUDIO_PERSON_MODEL"  # path of selfie_segmentation_landscape.tflite
-
-
 class PersonSegmenter(Segmenter):
-    """MediaPipe's selfie segmenter (tasks ImageSegmenter, video mode). Its model ships in no current wheel:
-    `fetch_person_model(DIR)` extracts it (Apache-2.0, 250 KB) from the mediapipe 0.10.21 wheel, and
-    PAISTUDIO_PERSON_MODEL points at it. Made for people close to the camera: on the shared DAVIS clips its
-    masks are poor (IoU 0.13-0.60 on four clips), so given masks or a screen key are preferred whenever present."""
+    """The composite engine's person matte (`comp.segment`, MediaPipe's selfie model), thresholded to a binary
+    mask. Weak on full-body shots, so given masks or a screen key are preferred whenever present."""
 
     name = "person"
 
     def __init__(self, model: str | None = None):
-        import os
+        from ..comp.segment import person_model_path
 
-        self.model = model or os.environ.get(PERSON_MODEL_ENV)
-        if not self.model or not Path(self.model).is_file():
-            raise InputError(f"the person segmenter needs its model file: set {PERSON_MODEL_ENV} to "
-                             "selfie_segmentation_landscape.tflite (see paistudio.data.foreground.fetch_person_model)")
+        self.model = model or person_model_path()
 
     def masks(self, frames: np.ndarray) -> np.ndarray:
-        import mediapipe as mp
-        from mediapipe.tasks.python import BaseOptions, vision
+        from ..comp.segment import PersonSegmenter as Matte
 
-        opts = vision.ImageSegmenterOptions(base_options=BaseOptions(model_asset_path=str(self.model)),
-                                            running_mode=vision.RunningMode.VIDEO, output_confidence_masks=True,
-                                            output_category_mask=False)
-        seg = vision.ImageSegmenter.create_from_options(opts)
+        matte = Matte(self.model)
         try:
-            out = np.empty(frames.shape[:3], np.uint8)
-            for i, f in enumerate(frames):
-                r = seg.segment_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(f)),
-                                          i * 40)  # timestamps (ms) only need to increase
-                out[i] = np.where(r.confidence_masks[0].numpy_view()[..., 0] > 0.5, 255, 0)
-            return out
+            return np.where(matte.alphas(frames) > 127, 255, 0).astype(np.uint8)
         finally:
-            seg.close()
-
-
-def fetch_person_model(folder: str | Path) -> Path:
-    """Download the mediapipe 0.10.21 wheel from the package index (not a model hub) and keep only the
-    segmenter's model file; returns its path."""
-    import subprocess
-    import sys
-    import tempfile
-    import zipfile
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "selfie_segmentation_landscape.tflite"
-    if target.is_file():
-        return target
-    with tempfile.TemporaryDirectory() as d:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64", "mediapipe==0.10.21",
-                        "-d", d], check=True)
-        wheel = next(Path(d).glob("mediapipe-*.whl"))
-        with zipfile.ZipFile(wheel) as z:
-            data = z.read("mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite")
-    tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    return target
+            matte.close()
 
 
 SEGMENTERS: dict[str, Callable[[], Segmenter]] = {"chroma": ChromaSegmenter}
@@ -127,8 +83,12 @@ def foreground_masks(frames: np.ndarray, given: np.ndarray | None, choice: str) 
         from ..comp.key import detect_backing
 
         if detect_backing(frames[:: max(1, len(frames) // 8)]) is None and "person" in SEGMENTERS:
-            import os
-            if os.environ.get(PERSON_MODEL_ENV):
+            from ..comp.segment import person_model_path
+            try:
+                person_model_path()
+            except InputError:
+                pass  # not installed: fall through to the chroma key's named error
+            else:
                 return SEGMENTERS["person"]().masks(frames), "person"
     name = "chroma" if choice == "auto" else choice
     if name not in SEGMENTERS:

@@ -1,0 +1,116 @@
+"""`--matte segment`: person segmentation for plain footage (no screen, no matte).
+
+MediaPipe's selfie segmenter (tasks ImageSegmenter, video mode) gives a per-frame person confidence; it is
+stabilised over time (an exponential moving average, so the matte does not flicker) and refined at the edges with
+a guided filter on the frame (the outline snaps to image edges; hair gets soft alpha), then mapped to alpha.
+
+The model ships in no current mediapipe wheel: `fetch_person_model(DIR)` takes it (Apache-2.0, 250 KB) from the
+mediapipe 0.10.21 wheel on the package index; `make install-model` puts it in the environment's
+`share/paistudio/`, or set PAISTUDIO_PERSON_MODEL. Limits: people only, and made for people near the camera — on
+full-body DAVIS shots its masks are rough (IoU figures in docs/benchmarks.md); other subjects need --matte FILE.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+PERSON_MODEL_ENV = "PAISTUDIO_PERSON_MODEL"
+MODEL_NAME = "selfie_segmentation_landscape.tflite"
+
+
+def person_model_path() -> Path:
+    """The model file: $PAISTUDIO_PERSON_MODEL, else the environment's share/paistudio/ (make install-model)."""
+    env = os.environ.get(PERSON_MODEL_ENV)
+    path = Path(env) if env else Path(sys.prefix) / "share" / "paistudio" / MODEL_NAME
+    if not path.is_file():
+        raise InputError(f"person segmentation needs its model file ({path} is missing): run `make install-model` or "
+                         f"set {PERSON_MODEL_ENV} to {MODEL_NAME} (see paistudio.comp.segment.fetch_person_model)")
+    return path
+
+
+def fetch_person_model(folder: str | Path) -> Path:
+    """Download the mediapipe 0.10.21 wheel from the package index (not a model hub) and keep only the
+    segmenter's model file; returns its path."""
+    import subprocess
+    import tempfile
+    import zipfile
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / MODEL_NAME
+    if target.is_file():
+        return target
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                        "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64", "mediapipe==0.10.21",
+                        "-d", d], check=True)
+        wheel = next(Path(d).glob("mediapipe-*.whl"))
+        with zipfile.ZipFile(wheel) as z:
+            data = z.read(f"mediapipe/modules/selfie_segmentation/{MODEL_NAME}")
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target
+
+
+class PersonSegmenter:
+    """Streaming person matte: `alphas(frames [T, H, W, 3]) -> [T, H, W] uint8`, state carried across chunks."""
+
+    def __init__(self, model: str | Path | None = None, smoothing: float = 0.5, refine_radius: int = 8,
+                 soft: tuple[float, float] = (0.35, 0.65)):
+        try:
+            import mediapipe  # noqa: F401
+        except ImportError:
+            raise InputError("person segmentation needs mediapipe: pip install --no-deps mediapipe==1.2.2 "
+                             "absl-py flatbuffers (its opencv dependency would replace the headless OpenCV)") from None
+        self.model = Path(model) if model else person_model_path()
+        self.smoothing, self.radius, self.soft = smoothing, refine_radius, soft
+        self._seg = None
+        self._t = 0
+        self._prev: np.ndarray | None = None
+
+    def _segmenter(self):
+        if self._seg is None:
+            from mediapipe.tasks.python import BaseOptions, vision
+
+            opts = vision.ImageSegmenterOptions(base_options=BaseOptions(model_asset_path=str(self.model)),
+                                                running_mode=vision.RunningMode.VIDEO, output_confidence_masks=True,
+                                                output_category_mask=False)
+            self._seg = vision.ImageSegmenter.create_from_options(opts)
+        return self._seg
+
+    def confidence(self, frame: np.ndarray) -> np.ndarray:
+        """The model's raw person confidence [H, W] float32 for one RGB frame (no smoothing, no refinement)."""
+        import mediapipe as mp
+
+        r = self._segmenter().segment_for_video(mp.Image(image_format=mp.ImageFormat.SRGB,
+                                                         data=np.ascontiguousarray(frame[..., :3])), self._t)
+        self._t += 40  # video mode needs increasing timestamps (ms); their values do not matter
+        return np.array(r.confidence_masks[0].numpy_view()[..., 0], dtype=np.float32)
+
+    def alphas(self, frames: np.ndarray) -> np.ndarray:
+        out = np.empty(frames.shape[:3], np.uint8)
+        lo, hi = self.soft
+        for i, f in enumerate(frames):
+            c = self.confidence(f)
+            if self._prev is not None and self.smoothing > 0:
+                c = self.smoothing * self._prev + (1 - self.smoothing) * c  # temporal stabilisation
+            self._prev = c
+            if self.radius > 0:  # edge-aware: a grey guide costs a third of a colour one
+                grey = cv2.cvtColor(np.ascontiguousarray(f[..., :3]), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+                c = cv2.ximgproc.guidedFilter(grey, c, self.radius, 1e-3)
+            a = np.clip(np.nan_to_num((c - lo) / (hi - lo)), 0, 1)
+            out[i] = np.round(a * a * (3 - 2 * a) * 255).astype(np.uint8)  # smoothstep to alpha
+        return out
+
+    def close(self) -> None:
+        if self._seg is not None:
+            self._seg.close()
+            self._seg = None

@@ -1,0 +1,77 @@
+"""`--matte segment`: person segmentation of plain footage (MediaPipe selfie model, installed by make test)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mediapipe")
+
+from paistudio.comp.segment import PERSON_MODEL_ENV, PersonSegmenter, person_model_path  # noqa: E402
+from paistudio.errors import InputError  # noqa: E402
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+PERSON_CLIPS = {"kite-surf": 0.45, "scooter-black": 0.5, "paragliding-launch": 0.6, "breakdance": 0.1,
+                "motocross-jump": 0.25, "bmx-trees": 0.2}  # IoU floors, a little under what was measured
+
+
+@pytest.fixture(scope="module")
+def model():
+    try:
+        return person_model_path()
+    except InputError as e:
+        pytest.skip(str(e))
+
+
+def test_missing_model_is_a_named_error(monkeypatch, tmp_path):
+    monkeypatch.setenv(PERSON_MODEL_ENV, str(tmp_path / "none.tflite"))
+    with pytest.raises(InputError, match="make install-model"):
+        PersonSegmenter()
+
+
+def test_alpha_is_soft_uint8_and_state_is_per_pass(model):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (4, 72, 128, 3), dtype=np.uint8)
+    seg = PersonSegmenter(model)
+    a = seg.alphas(frames)
+    assert a.shape == (4, 72, 128) and a.dtype == np.uint8
+    again = PersonSegmenter(model).alphas(frames)
+    assert np.array_equal(a, again)  # a fresh pass gives the same matte
+    seg.close()
+
+
+def _clip(name, n=30):
+    import cv2
+    d = REAL / f"davis16_{name}"
+    files = sorted((d / "frames").iterdir())[:n]
+    frames = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files])
+    truth = np.stack([cv2.imread(str(d / "masks" / f"{f.stem}.png"), 0) > 127 for f in files])
+    return frames, truth
+
+
+@pytest.mark.real
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not here")
+def test_person_clips_iou_and_less_flicker_than_the_raw_model(model):
+    for name, floor in PERSON_CLIPS.items():
+        frames, truth = _clip(name)
+        ours = PersonSegmenter(model).alphas(frames) > 127
+        raw = PersonSegmenter(model, smoothing=0, refine_radius=0).alphas(frames) > 127
+        iou = float(np.mean((ours & truth).sum((1, 2)) / np.maximum((ours | truth).sum((1, 2)), 1)))
+        flicker = lambda m: float(np.mean(np.abs(np.diff(m.astype(np.float32), axis=0))))  # noqa: E731
+        print(f"{name}: IoU {iou:.3f}, flicker {flicker(ours):.4f} (raw model {flicker(raw):.4f})")
+        assert iou >= floor
+        assert flicker(ours) < flicker(raw)
+
+
+@pytest.mark.real
+@pytest.mark.skipif(not (REAL / "davis16_kite-surf").is_dir(), reason="../shared/data/real is not here")
+def test_replace_plain_footage_with_matte_segment(model, tmp_path):
+    import paistudio
+    from paistudio.io.video import probe
+    from tests.media import textured_background, write_image
+
+    ref = write_image(tmp_path / "sky.png", textured_background(854, 480, seed=4))
+    record = paistudio.replace(REAL / "davis16_kite-surf" / "frames", [str(ref)], tmp_path / "out.mp4",
+                               matte="segment", camera="static")
+    assert record["engine"]["matte"]["mode"] == "segment"
+    assert probe(tmp_path / "out.mp4").n_frames == len(list((REAL / "davis16_kite-surf" / "frames").iterdir()))
