@@ -40,9 +40,13 @@ class Sample:
 
 
 def green_screen(frames: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """frames [F, H, W, 3] uint8 over the flat green backing by alpha [F, H, W] (display-referred mix)."""
-    a = alpha[..., None].astype(np.float32)
-    return np.round(frames.astype(np.float32) * a + GREEN * (1 - a)).astype(np.uint8)
+    """frames [F, H, W, 3] uint8 over the flat green backing by alpha [F, H, W] (display-referred mix), one frame
+    at a time so a long 480p shot needs megabytes of temporaries, not gigabytes."""
+    out = np.empty(frames.shape, np.uint8)
+    for t in range(len(frames)):
+        a = alpha[t][..., None].astype(np.float32)
+        out[t] = np.round(frames[t].astype(np.float32) * a + GREEN * (1 - a)).astype(np.uint8)
+    return out
 
 
 def make_sample(case: TrainingCase, aug: Augment, rng: np.random.Generator) -> Sample:
