@@ -38,10 +38,20 @@ def test_davis_clip_becomes_a_sample_the_trainer_reads(tmp_path):
     assert case.target.shape == (9, 32, 64, 3) and sorted(case.backgrounds) == [0, 4, 8]
 
 
-def test_footage_without_masks_or_screen_is_recorded_as_a_failure(tmp_path):
+def test_footage_without_masks_or_screen(tmp_path, monkeypatch):
     clip = REAL / "sam2_bedroom"
     if not clip.is_dir():
         pytest.skip("sam2_bedroom is not in ../shared")
+    # without a person segmenter: recorded as a failure with the reason
+    monkeypatch.setenv("PAISTUDIO_PERSON_MODEL", str(tmp_path / "missing.tflite"))
     m = build(clip, tmp_path / "ds", BuildSettings(max_side=320))
     assert m["samples"] == 0 and len(m["failures"]) == 1
     assert "no green or blue screen" in m["failures"][0]["reason"]
+    # with it (installed by make test): the person segmenter makes the masks
+    pytest.importorskip("mediapipe")
+    from paistudio.comp.segment import fetch_person_model
+    monkeypatch.setenv("PAISTUDIO_PERSON_MODEL", str(fetch_person_model(tmp_path / "model")))
+    m = build(clip, tmp_path / "ds2", BuildSettings(max_side=320))
+    assert m["samples"] >= 1, m["failures"]
+    shard = m["shards"][0]
+    assert read_sample(tmp_path / "ds2" / shard["file"], shard["samples"][0], videos=())["meta"]["foreground"] == "person"
