@@ -9,13 +9,18 @@
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import ShotError
 from .augment import Augment
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (in the model extra)
+    import tomli as tomllib
 
 DATA_KINDS = ("synthetic", "clips", "dataset")
 PRECISIONS = ("auto", "no", "bf16")
