@@ -115,6 +115,8 @@ def bench(ctx: typer.Context):
     parser.add_argument("--engine", nargs="+", default=["composite"], help="composite and/or dit")
     parser.add_argument("--refs", nargs="+", type=int, default=[1, 3], help="reference counts to run (1, 2, 3)")
     parser.add_argument("--defects", action="store_true", help="also run the robustness track (damaged input masks)")
+    parser.add_argument("--ablate", nargs="+", default=[], choices=["relight", "despill"],
+                        help="also run the composite engine with each of these stages off (methods composite-no-STAGE)")
     parser.add_argument("--background", type=Path,
                         help="new background photo for the plain track (default: the repository's samples/walk/middle.jpg)")
     parser.add_argument("--lpips", type=Path, help="local TorchScript LPIPS weights (else LPIPS is not reported)")
@@ -136,7 +138,7 @@ def bench(ctx: typer.Context):
             typer.echo(f"plain track: replacing backgrounds with {background} (choose another with --background)", err=True)
     spec = BenchSpec(clips=args.clips, out=args.out, tracks=args.track, engines=args.engine, refs=args.refs,
                      defects=args.defects, background=background, lpips=args.lpips, seed=args.seed,
-                     dit_model=args.dit_model, dit_steps=args.dit_steps)
+                     dit_model=args.dit_model, dit_steps=args.dit_steps, ablate=args.ablate)
     results = run_bench(spec, Silent() if args.quiet else RichProgress("clips"), workers=args.workers)
     for w in results["warnings"]:
         typer.echo(f"warning: {w}", err=True)

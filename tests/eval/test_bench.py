@@ -178,3 +178,21 @@ def test_report_notes_explain_a_row():
 def test_background_speed_of_the_original_is_recorded(results):
     m = _row(results[0], "pan_a", "markers", "composite", 3)["metrics"]
     assert 0.5 < m["gt_background_px_per_frame"] < 5  # the synthetic pan moves ~2 px per frame
+
+
+def test_ablation_runs_the_composite_engine_with_each_stage_off(clips, tmp_path):
+    d, _ = clips
+    spec = BenchSpec(clips=[d / "pan_a"], out=tmp_path / "abl", tracks=["flat"], engines=["composite"], refs=[1],
+                     ablate=["relight", "despill"])
+    res = run_bench(spec)
+    methods = [r["method"] for r in res["rows"]]
+    assert methods == ["composite", "composite-no-despill", "composite-no-relight", "static", "ffmpeg"]
+    assert all(r["status"] == "ok" for r in res["rows"])
+    outs = {r["method"]: (tmp_path / "abl" / r["output"]).read_bytes() for r in res["rows"]}
+    assert outs["composite"] != outs["composite-no-relight"] != outs["composite-no-despill"]
+    shot = json.loads((tmp_path / "abl" / "outputs" / "pan_a" / "flat" / "composite-no-relight-1ref.shot.json").read_text())
+    assert shot["stages"] == {"engine": "composite", "relight": False, "despill": True}
+    md = (tmp_path / "abl" / "report.md").read_text()
+    assert "| composite-no-relight | 1 |" in md
+    with pytest.raises(InputError, match="cannot ablate"):
+        BenchSpec(clips=[d], out=tmp_path / "x", ablate=["grain"]).check()

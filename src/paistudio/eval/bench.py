@@ -31,6 +31,7 @@ from .motion import background_tracks, motion_consistency
 from .restore import SCREEN_GREEN, load_clip, track_clip
 
 ENGINES = ("composite", "dit")
+ABLATABLE = ("relight", "despill")  # composite-engine stages `--ablate` switches off, one at a time
 BG_DILATE_PX = 7  # background = outside the true mask dilated this much (soft edges and halo excluded)
 FG_ERODE_PX = 3  # foreground = the true mask eroded this much (the solid subject, for preservation)
 SSIM_REACH_PX = 5  # SSIM's window (Gaussian sigma 1.5, 11 px) reaches this far: masked SSIM keeps this clear of the edge
@@ -51,6 +52,7 @@ class BenchSpec:
     background: Path | None = None  # the plain track's new background photo
     lpips: Path | None = None  # local TorchScript LPIPS weights
     seed: int = CASE_SEED
+    ablate: list[str] = field(default_factory=list)  # stages to also run switched off: methods composite-no-STAGE
     dit_model: Path | None = None  # checkpoint folder for the dit engine (else its rows say "unavailable")
     dit_steps: int = 30
 
@@ -61,6 +63,9 @@ class BenchSpec:
         bad = [e for e in self.engines if e not in ENGINES]
         if bad:
             raise InputError(f"unknown engine {bad[0]!r}; choose from {', '.join(ENGINES)}")
+        bad = [a for a in self.ablate if a not in ABLATABLE]
+        if bad:
+            raise InputError(f"cannot ablate {bad[0]!r}; choose stages from {', '.join(ABLATABLE)}")
         bad = [r for r in self.refs if r not in (1, 2, 3)]
         if bad or not self.refs:
             raise InputError(f"--refs takes reference counts 1, 2 or 3, not {bad or 'nothing'}")
@@ -163,7 +168,7 @@ def _read(path: Path) -> np.ndarray:
 class Row:
     clip: str
     track: str  # markers | flat | plain, with "+defects" for the robustness track
-    method: str  # composite | dit | static | ffmpeg
+    method: str  # composite | composite-no-STAGE (ablation) | dit | static | ffmpeg
     refs: int
     status: str  # ok | unavailable: … | failed: …
     metrics: dict = field(default_factory=dict)
@@ -188,11 +193,15 @@ def _render(method: str, case: Path, count: int, out: Path, dit: dict | None = N
     if method == "ffmpeg":
         render_ffmpeg(fg, begin, out, None if matte else SCREEN_GREEN, matte, meta["fps"], meta["frames"])
         return None
+    stages = {}
+    if method.startswith("composite-no-"):  # an ablation: the composite engine with one stage off
+        stages = {method[len("composite-no-"):]: False}
+        method = "composite"
     if method == "dit" and not (dit and dit.get("model")):
         raise EngineUnavailable("no model weights given (--dit-model DIR); none can be downloaded here")
     from ..api import replace
     return replace(fg, _ref_args(case, count), out, matte=str(matte) if matte else None, engine=method,
-                   overwrite=True, crf=16, progress=Silent(), dit=dit if method == "dit" else None)
+                   overwrite=True, crf=16, progress=Silent(), dit=dit if method == "dit" else None, **stages)
 
 
 def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 1) -> dict:
@@ -236,7 +245,7 @@ def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 
     else:
         for job in jobs:
             _collect(_bench_clip(job), rows, warnings, timings, progress)
-    rows.sort(key=lambda r: (r["clip"], r["track"], METHODS.index(r["method"]), r["refs"]))
+    rows.sort(key=lambda r: (r["clip"], r["track"], method_rank(r["method"]), r["refs"]))
     results = {"format": "paistudio.bench", "version": 1, "paistudio": __version__,
                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(spec).items()},
                "clips": [c.name for c in clips], "lpips_available": lpips.available, "warnings": warnings,
@@ -252,6 +261,13 @@ def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 
 
 
 METHODS = ENGINES + BASELINES
+
+
+def method_rank(method: str) -> tuple[int, str]:
+    """Table order: composite, its ablations, dit, then the baselines."""
+    if method.startswith("composite-no-"):
+        return (1, method)
+    return ({"composite": 0, "dit": 2}.get(method, 3 + (BASELINES.index(method) if method in BASELINES else 9)), method)
 
 
 def _frame_count(clip_dir: Path) -> int:
@@ -286,7 +302,8 @@ def _bench_clip(job) -> tuple[list[dict], list[str], str, float | None]:
         case = build_case(clip_dir, out / "cases" / clip.name / name, track, seed=spec.seed, defects=defects,
                           background=spec.background if track == "plain" else None, source=source)
         counts = [1] if track == "plain" else spec.refs  # the plain track has one reference: the new photo
-        runs = [(e, k) for e in spec.engines for k in counts] + [(b, 0) for b in baselines]
+        variants = list(spec.engines) + [f"composite-no-{a}" for a in spec.ablate]
+        runs = [(e, k) for e in variants for k in counts] + [(b, 0) for b in baselines]
         for method, count in runs:
             dit = {"model": str(spec.dit_model), "steps": spec.dit_steps} if spec.dit_model else None
             rows.extend(_run_one(method, count, counts, case, clip.name, name, out, scorer, track != "plain", dit))

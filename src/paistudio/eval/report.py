@@ -28,7 +28,15 @@ COLUMNS = [("mse", "MSE ↓", 4), ("ssim", "SSIM ↑", 3), ("lpips", "LPIPS ↓"
            ("mse_bg", "bg MSE ↓", 4), ("ssim_fg", "fg SSIM ↑", 3), ("mse_fg", "fg MSE ↓", 4),
            ("green_excess", "edge green ↓", 4), ("flicker", "fg flicker ↓", 4)]
 METHOD_ORDER = {"composite": 0, "dit": 1, "static": 2, "ffmpeg": 3}
-ENGINES = ("composite", "dit")  # methods whose result depends on the reference count
+ENGINES = ("composite", "dit")  # methods whose result depends on the reference count (and composite-no-* ablations)
+
+
+def _by_refs(method: str) -> bool:
+    return method in ENGINES or method.startswith("composite-no-")
+
+
+def _order(method: str) -> float:
+    return 0.5 if method.startswith("composite-no-") else METHOD_ORDER.get(method, 9)
 MC_MARGIN = 0.05  # Motion Consistency must exceed the static baseline's by this much to count as better
 
 
@@ -78,7 +86,7 @@ def markdown(results: dict) -> str:
     header = "| method | refs | " + " | ".join(c[1] for c in COLUMNS) + " | cases |"
     rule = "|---|---|" + "---|" * len(COLUMNS) + "---|"
     for track in tracks:
-        keys = sorted((k for k in summary if k[0] == track), key=lambda k: (METHOD_ORDER.get(k[1], 9), k[2]))
+        keys = sorted((k for k in summary if k[0] == track), key=lambda k: (_order(k[1]), k[1], k[2]))
         gt = summary[keys[0]] if keys else {}
         lines += [f"## Track `{track}`", "",
                   f"Ground truth itself: edge green {_fmt(gt.get('gt_green_excess'), 4)}, "
@@ -171,8 +179,8 @@ def _plots(results: dict, out: Path) -> None:
         sel = [r for r in rows if r["track"] == track]
         clips = sorted({r["clip"] for r in sel})
         # baselines use the begin reference whatever the count: one bar each
-        series = sorted({(r["method"], r["refs"] if r["method"] in ENGINES else None) for r in sel},
-                        key=lambda s: (METHOD_ORDER.get(s[0], 9), s[1] or 0))
+        series = sorted({(r["method"], r["refs"] if _by_refs(r["method"]) else None) for r in sel},
+                        key=lambda s: (_order(s[0]), s[0], s[1] or 0))
         fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.2 * len(clips) + 4), 4.5))
         for ax, metric, title in ((axes[0], "motion_consistency", "Motion Consistency ↑"), (axes[1], "mse", "MSE ↓")):
             width = 0.8 / max(1, len(series))
