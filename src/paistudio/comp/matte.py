@@ -23,10 +23,10 @@ class MatteSource:
     mode: str  # "key" | "file" | "alpha" | "segment"
     backing: Backing | None = None  # the screen colour (key mode), used again for unmixing edges
     keyer: ChromaKeyer | None = None
-    segmenter: object | None = None  # comp.segment.PersonSegmenter (segment mode)
     matte_info: VideoInfo | None = None
     _matte_iter: Iterator[np.ndarray] | None = None
     _matte_buf: np.ndarray | None = None
+    segmenter: object | None = None  # comp.segment.PersonSegmenter (segment mode)
 
     def alphas(self, chunk: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
         """Alpha `[T, H, W]` uint8 for RGB(A) frames `[T, H, W, C]`; consumes a matte file in step.
