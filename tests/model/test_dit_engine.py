@@ -128,3 +128,18 @@ def test_the_render_bar_moves_with_each_denoising_step(job, tmp_path):
     assert ("render", N) in rec.phases
     assert len(rec.steps) >= 2 * 3  # two windows of three steps each, plus the settling per window
     assert sum(rec.steps) == pytest.approx(N)
+
+
+def test_a_stock_wan_folder_runs_through_the_vae_with_a_warning(job, tmp_path):
+    from .wan_folder import save_tiny_wan
+
+    wan = save_tiny_wan(tmp_path / "Wan-tiny")
+    record = paistudio.replace(job["fg"], [str(p) for p in job["refs"]], tmp_path / "w.mp4", engine="dit",
+                               dit={"model": str(wan), "steps": 1, "guidance": 1.0, "width": 32, "height": 32,
+                                    "window": 9, "overlap": 4})
+    assert probe(tmp_path / "w.mp4").n_frames == N
+    assert any("stock Wan" in w for w in record["warnings"])
+    e = record["engine"]
+    assert e["model_config"]["codec"] == "wan-vae" and e["working_size"] == [32, 32]
+    # 9-frame windows through the Wan VAE: 3 latent frames of 2 x 2 tokens
+    assert e["tokens_per_window"]["target"] == 3 * 2 * 2
