@@ -79,7 +79,9 @@ class TrainConfig:
     base: Path = Path(".")  # paths in the file are relative to the file's folder
 
     def resolve(self, p: str | None) -> Path | None:
-        return None if p is None else (self.base / p)
+        import os
+
+        return None if p is None else Path(os.path.normpath(self.base / p))  # runs/tiny, not configs/train/../../runs/tiny
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
