@@ -41,8 +41,10 @@ def _fit(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(2, round(w * s / 2) * 2), max(2, round(h * s / 2) * 2)  # even sizes for H.264 4:2:0
 
 
-def _frames(item: Item, max_side: int) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None]], int, Fraction]:
-    """(iterator of (frame, mask or None) at the working size, frame count, fps); raises for bad input."""
+def _frames(item: Item, max_side: int, masks: bool = True
+            ) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None]], int, Fraction]:
+    """(iterator of (frame, mask or None) at the working size, frame count, fps); raises for bad input.
+    `masks=False` skips reading a clip's masks (the shot-detection pass needs only frames)."""
     from ..io.images import read_image
     from ..io.video import probe, read_chunks
 
@@ -57,7 +59,9 @@ def _frames(item: Item, max_side: int) -> tuple[Iterator[tuple[np.ndarray, np.nd
         return gen(), info.n_frames, info.fps
     from ..eval.restore import clip_files
 
-    files, masks = clip_files(item.path)
+    files, mask_files = clip_files(item.path)
+    if not masks:
+        mask_files = None
     first = read_image(files[0], "frame")
     size = _fit(first.shape[:2], max_side)
 
@@ -67,10 +71,10 @@ def _frames(item: Item, max_side: int) -> tuple[Iterator[tuple[np.ndarray, np.nd
             if f.shape[:2] != first.shape[:2]:
                 raise PaiStudioError(f"frame {p.name} differs in size from {files[0].name}")
             m = None
-            if masks is not None:
-                m = read_image(masks[i], "mask")[..., 0]
+            if mask_files is not None:
+                m = read_image(mask_files[i], "mask")[..., 0]
                 if m.shape != f.shape[:2]:
-                    raise PaiStudioError(f"mask {masks[i].name} does not match its frame's size")
+                    raise PaiStudioError(f"mask {mask_files[i].name} does not match its frame's size")
                 m = cv2.resize(np.where(m > 127, 255, 0).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
             if (f.shape[1], f.shape[0]) != size:
                 f = cv2.resize(f, size, interpolation=cv2.INTER_AREA)
@@ -92,7 +96,7 @@ def process_item(item: Item, iid: str, out: Path, settings: BuildSettings) -> di
     t0 = time.perf_counter()
     try:
         # pass 1: shot boundaries on small frames (streamed)
-        frames, n, fps = _frames(item, settings.max_side)
+        frames, n, fps = _frames(item, settings.max_side, masks=False)
         small = (cv2.resize(f, (SHOT_WIDTH, max(2, round(f.shape[0] * SHOT_WIDTH / f.shape[1]))),
                             interpolation=cv2.INTER_AREA) for f, _ in frames)
         cuts = detect_cuts(small, fps, settings.shot_threshold, min_len=max(2, settings.min_shot // 2))

@@ -4,6 +4,7 @@ more class, without touching the other steps. Optional backends register only wh
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Callable
 
 import numpy as np
@@ -25,10 +26,13 @@ class ChromaSegmenter(Segmenter):
 
     name = "chroma"
 
-    def masks(self, frames: np.ndarray) -> np.ndarray:
-        from ..comp.key import ChromaKeyer, clean_matte, detect_backing
+    def __init__(self, backing=None):
+        self.backing = backing  # found in the frames when not given
 
-        backing = detect_backing(frames[:: max(1, len(frames) // 8)])
+    def masks(self, frames: np.ndarray) -> np.ndarray:
+        from ..comp.key import ChromaKeyer, clean_matte
+
+        backing = self.backing or _screen(frames)
         if backing is None:
             raise InputError("no green or blue screen found; give masks/ or register a person segmenter")
         keyer = ChromaKeyer(backing)
@@ -56,14 +60,15 @@ class PersonSegmenter(Segmenter):
             matte.close()
 
 
-SEGMENTERS: dict[str, Callable[[], Segmenter]] = {"chroma": ChromaSegmenter}
-try:  # optional backend: registered only when importable
-    import importlib.util as _util
+def _screen(frames: np.ndarray):
+    from ..comp.key import detect_backing
 
-    if _util.find_spec("mediapipe") is not None:
-        SEGMENTERS["person"] = PersonSegmenter
-except (ImportError, ValueError):
-    pass
+    return detect_backing(frames[:: max(1, len(frames) // 8)])
+
+
+SEGMENTERS: dict[str, Callable[[], Segmenter]] = {"chroma": ChromaSegmenter}
+if importlib.util.find_spec("mediapipe") is not None:  # optional backend: registered only when installed
+    SEGMENTERS["person"] = PersonSegmenter
 
 
 def register(cls: type[Segmenter]) -> type[Segmenter]:
@@ -80,9 +85,10 @@ def foreground_masks(frames: np.ndarray, given: np.ndarray | None, choice: str) 
     if choice == "given":
         raise InputError("the clip has no masks/ and segmenter = 'given'")
     if choice == "auto":
-        from ..comp.key import detect_backing
-
-        if detect_backing(frames[:: max(1, len(frames) // 8)]) is None and "person" in SEGMENTERS:
+        backing = _screen(frames)
+        if backing is not None:
+            return ChromaSegmenter(backing).masks(frames), "chroma"
+        if "person" in SEGMENTERS:
             from ..comp.segment import person_model_path
             try:
                 person_model_path()

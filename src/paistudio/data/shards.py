@@ -68,9 +68,12 @@ def write_shard(path: Path, members: list[tuple[str, bytes]]) -> dict:
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             tar.addfile(info, io.BytesIO(data))
+    h = hashlib.sha256()
     with open(tmp, "rb+") as fh:
-        digest = hashlib.sha256(fh.read()).hexdigest()
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
         os.fsync(fh.fileno())
+    digest = h.hexdigest()
     os.replace(tmp, path)
     return {"bytes": path.stat().st_size, "sha256": digest}
 

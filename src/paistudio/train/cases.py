@@ -92,6 +92,16 @@ class SyntheticPanning:
         return TrainingCase(target, alpha, backgrounds, prompt, f"synthetic-{self.seed}-{i}")
 
 
+def _fit_window(frames: np.ndarray, masks: np.ndarray, idx, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Frames `idx` of a clip and its masks (uint8, 255 = foreground), cover-fitted to `size`: (target uint8
+    [F, H, W, 3], alpha float32 [F, H, W] in [0, 1])."""
+    from ..io.images import fit_cover
+
+    target = np.stack([fit_cover(frames[j], size) for j in idx])
+    alpha = np.stack([fit_cover(np.repeat(masks[j][..., None], 3, -1), size)[..., 0] for j in idx])
+    return target, alpha.astype(np.float32) / 255
+
+
 class ClipFolders:
     """Real clips as folders with frames/ and masks/ (DAVIS layout): each case is a window of `frames` frames,
     resized (cover + centre crop) to `size` (w, h); references are the benchmark's clean plates (foreground
@@ -140,8 +150,7 @@ class ClipFolders:
         start = int(rng.integers(0, len(clip.frames) - need + 1))
         idx = [start + k * self.stride for k in range(self.frames)]
         fit = lambda img: fit_cover(img, self.size)  # noqa: E731
-        target = np.stack([fit(clip.frames[j]) for j in idx])
-        alpha = np.stack([fit(np.repeat(clip.masks[j][..., None], 3, -1))[..., 0] for j in idx]).astype(np.float32) / 255
+        target, alpha = _fit_window(clip.frames, clip.masks, idx, self.size)
         backgrounds = {}
         for k in sorted({0, (self.frames - 1) // 2, self.frames - 1}):
             j = idx[k]
@@ -181,8 +190,7 @@ class ShardCases:
         idx = np.round(np.linspace(0, n - 1, f)).astype(int)
         idx[(f - 1) // 2] = s["meta"]["anchors"]["middle"]
         fit = lambda img: fit_cover(img, self.size)  # noqa: E731
-        target = np.stack([fit(s["target"][j]) for j in idx])
-        alpha = np.stack([fit(np.repeat(s["mask"][j][..., None], 3, -1))[..., 0] for j in idx]).astype(np.float32) / 255
+        target, alpha = _fit_window(s["target"], s["mask"], idx, self.size)
         refs = s["references"]
         backgrounds = {0: fit(refs["begin"]), (f - 1) // 2: fit(refs["middle"]), f - 1: fit(refs["end"])}
         return TrainingCase(target, alpha, backgrounds, s["meta"]["caption"], key)

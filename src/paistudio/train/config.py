@@ -150,8 +150,9 @@ def _section(name: str, values: Any, kind: type):
         out = kind(**{k: (tuple(v) if isinstance(v, list) and k == "ref_count" else v) for k, v in values.items()})
     except TypeError as e:
         raise ConfigError(name, str(e)) from None
+    defaults = kind() if kind is not ModelSection else None
     for k, v in values.items():
-        default = getattr(kind(), k) if kind is not ModelSection else None
+        default = getattr(defaults, k) if defaults is not None else None
         if default is not None and not isinstance(default, (dict, tuple)) and not _same_kind(v, default):
             raise ConfigError(f"{name}.{k}", f"must be {type(default).__name__}, got {v!r}")
     return out
