@@ -109,3 +109,15 @@ def test_not_json_reports_line(tmp_path):
     p.write_text('{"foreground": ')
     with pytest.raises(ShotError, match="not valid JSON"):
         Shot.load(p)
+
+
+def test_stage_fields_are_checked_by_name():
+    from paistudio.shot import Stages
+    assert Stages.from_dict({"contact_shadow": 0.3}).contact_shadow == 0.3
+    with pytest.raises(ShotError, match="stages.shadow: unknown field"):
+        Stages.from_dict({"shadow": 0.3})
+    with pytest.raises(ShotError, match="stages.relight: must be bool"):
+        Stages.from_dict({"relight": "yes"})
+    shot = Shot(Source("fg.mp4"), [Reference("a.jpg")], OutputSpec("out.mp4"), stages=Stages(contact_shadow=1.5))
+    with pytest.raises(ShotError, match="stages.contact_shadow: must be between 0 and 1"):
+        shot.validate()

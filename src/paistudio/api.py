@@ -21,7 +21,7 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
             codec: str = "h264", layers: str | Path | None = None, overwrite: bool = False, audio: bool = True,
             engine: str = "composite", relight: bool = True, despill: bool = True, fps: Fraction | None = None,
             crf: int = 18, preset: str = "veryfast", prompt: dict | None = None, dit: dict | None = None,
-            progress: Progress | None = None) -> dict:
+            stages: dict | None = None, progress: Progress | None = None) -> dict:
     """Replace the background of `foreground` with 1–3 `references` and write `output`.
 
     references: paths, `path@anchor` strings (`@12` frame, `@1.5s`, `@75%`) or (path, anchor) tuples.
@@ -30,6 +30,7 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
     camera: "auto", "static", a path file, or moves like "pan=0.2,zoom=1.1".
     prompt: the structured prompt's fields (used by the dit engine, recorded by both).
     dit: DitSpec fields for engine="dit", e.g. {"model": "ckpt/", "steps": 30, "guidance": 5.0, "seed": 0}.
+    stages: further Stages fields of the composite engine, e.g. {"contact_shadow": 0.4, "repair": False}.
     """
     refs = []
     for i, r in enumerate(references):
@@ -50,7 +51,7 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
         matte=matte_spec,
         camera=CameraSpec.parse(str(camera)),
         prompt=StructuredPrompt(**(prompt or {})),
-        stages=Stages(engine=engine, relight=relight, despill=despill),
+        stages=Stages.from_dict({"engine": engine, "relight": relight, "despill": despill, **(stages or {})}),
         dit=DitSpec(**(dit or {})),
     )
     return render(shot, progress)

@@ -50,6 +50,9 @@ def replace(
     paste_back: str = typer.Option("on", "--paste-back", help="dit: on | off: put the opaque foreground back."),
     relight: str = typer.Option("on", help="on | off: match foreground exposure/white balance to the plate."),
     despill: str = typer.Option("on", help="on | off: unmix the screen colour from edges."),
+    relight_direction: float = typer.Option(0.0, help="0-1: shade the subject with the plate's light direction "
+                                                      "(0 = off; a creative control, it costs accuracy on DAVIS)."),
+    contact_shadow: float = typer.Option(0.0, help="0-1: darken the floor under the subject's feet (0 = off)."),
     fps: Optional[str] = typer.Option(None, help="Frame rate of a frame folder, e.g. 24 or 24000/1001."),
     crf: int = typer.Option(18, help="H.264 quality, 0-51 (lower = better)."),
     preset: str = typer.Option("veryfast", help="H.264 preset (ultrafast ... veryslow)."),
@@ -62,6 +65,7 @@ def replace(
     record = api.replace(foreground, ref, output, matte=matte, backing=backing, camera=camera, codec=codec,
                          layers=layers, overwrite=overwrite, audio=not no_audio, engine=engine,
                          relight=_switch("relight", relight), despill=_switch("despill", despill),
+                         stages={"relight_direction": relight_direction, "contact_shadow": contact_shadow},
                          fps=_fps(fps), crf=crf, preset=preset, prompt=_prompt(prompt),
                          dit={"model": str(model) if model else None, "steps": steps, "guidance": guidance,
                               "sampler": sampler, "seed": seed, "paste_back": _switch("paste-back", paste_back)},
@@ -120,7 +124,7 @@ def bench(ctx: typer.Context):
     parser.add_argument("--background", type=Path,
                         help="new background photo for the plain track (default: the repository's samples/walk/middle.jpg)")
     parser.add_argument("--lpips", type=Path, help="local TorchScript LPIPS weights (else LPIPS is not reported)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the cases (perturbation, defects, screen)")
+    parser.add_argument("--seed", type=int, default=0, help="base seed of the cases (perturbation, defects, screen); each clip mixes in a hash of its name")
     parser.add_argument("--dit-model", type=Path, help="checkpoint folder for --engine dit (paistudio or diffusers Wan)")
     parser.add_argument("--dit-steps", type=int, default=30, help="denoising steps of the dit engine")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),

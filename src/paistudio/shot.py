@@ -181,6 +181,13 @@ class Stages:
     engine: str = "composite"
     relight: bool = True
     despill: bool = True
+    relight_direction: float = 0.0  # share of the plate's light slope shaded onto the subject (0 = off)
+    contact_shadow: float = 0.0  # darkening of the floor under the subject's base (0 = off, 1 = black)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Stages":
+        """Stages from JSON-like fields, type-checked; an unknown field is a ShotError naming it."""
+        return _section("stages", d, cls)
 
 
 @dataclass
@@ -241,6 +248,9 @@ class Shot:
             raise ShotError("output.crf", "must be 0..51")
         _choice("output.preset", self.output.preset, X264_PRESETS)
         _choice("stages.engine", self.stages.engine, ENGINES)
+        for name in ("relight_direction", "contact_shadow"):
+            if not 0.0 <= getattr(self.stages, name) <= 1.0:
+                raise ShotError(f"stages.{name}", "must be between 0 and 1 (0 = off)")
         if self.stages.engine == "dit":
             self._validate_dit()
         return self

@@ -22,7 +22,8 @@ from .camera import CameraChoice, choose_camera
 from .harmonize import composite, foreground_layer, unmix_foreground
 from .matte import MatteSource, open_matte
 from .plate import PlateRenderer
-from .relight import LightSample, apply_gains, plan_gains
+from .relight import LightSample, Relighter, RelightSettings
+from .shadow import contact_shadow
 
 
 RENDER_CHUNK = 4  # frames per chunk in the render pass: few full-size frames in flight keeps memory low
@@ -56,7 +57,7 @@ class CompositeEngine:
         self.analysis: Analysis | None = None
         self.camera: CameraChoice | None = None
         self.plate: PlateRenderer | None = None
-        self.gains: np.ndarray | None = None
+        self.relighter: Relighter | None = None
         self.timings: dict[str, float] = {}
 
     def prepare(self, progress: Progress) -> None:
@@ -76,7 +77,8 @@ class CompositeEngine:
         self.plate = PlateRenderer(job.refs, job.anchors, self.camera.homographies, size)
         clock.lap("plate_setup_s")
         if shot.stages.relight and self.analysis is not None:
-            self.gains = plan_gains(self._light_samples())
+            self.relighter = Relighter(RelightSettings(direction=shot.stages.relight_direction))
+            self.relighter.plan(self._light_samples())
         clock.lap("relight_plan_s")
 
     def _light_samples(self) -> list[LightSample | None]:
@@ -107,7 +109,9 @@ class CompositeEngine:
             for i in range(len(chunk)):
                 self.plate.frame(t, out=out[i])
                 if layers:
-                    plates[i] = out[i]
+                    plates[i] = out[i]  # the plate layer stays clean: a compositor adds its own shadow
+                if shot.stages.contact_shadow > 0:
+                    contact_shadow(out[i], alphas[i], shot.stages.contact_shadow, inplace=True)
                 search = None if chunk_boxes is None else chunk_boxes[i]
                 fg, box = self._frame(chunk[i], alphas[i], out[i], t, despill, backing, search)
                 if layers:
@@ -154,8 +158,8 @@ class CompositeEngine:
         fg, a = np.ascontiguousarray(frame[box]), alpha[box]
         if despill and backing is not None:
             fg = unmix_foreground(fg, a, backing)
-        if self.gains is not None:
-            fg = apply_gains(fg, self.gains[t])
+        if self.relighter is not None:
+            fg = self.relighter.apply(fg, t)
         out[box] = composite(fg, a, out[box])
         return fg, box
 
@@ -163,8 +167,7 @@ class CompositeEngine:
         d = {"engine": self.name, "matte": self.matte.describe() if self.matte else None, "timings": self.timings}
         if self.camera is not None:
             d["camera"] = {"source": self.camera.source, **self.camera.details}
-        if self.gains is not None:
-            g = self.gains.astype(np.float64)
-            d["relight"] = {"gain_min": g.min(axis=0).round(4).tolist(), "gain_max": g.max(axis=0).round(4).tolist()}
+        if self.relighter is not None:
+            d["relight"] = self.relighter.describe()
         return d
 
