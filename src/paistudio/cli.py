@@ -50,6 +50,8 @@ def replace(
     paste_back: str = typer.Option("on", "--paste-back", help="dit: on | off: put the opaque foreground back."),
     relight: str = typer.Option("on", help="on | off: match foreground exposure/white balance to the plate."),
     despill: str = typer.Option("on", help="on | off: unmix the screen colour from edges."),
+    parallax: str = typer.Option("on", help="on | off: move references along their residual flow between anchors "
+                                            "when the scene has depth (off: one homography per frame)."),
     relight_direction: float = typer.Option(0.0, help="0-1: shade the subject with the plate's light direction "
                                                       "(0 = off; a creative control, it costs accuracy on DAVIS)."),
     contact_shadow: float = typer.Option(0.0, help="0-1: darken the floor under the subject's feet (0 = off)."),
@@ -65,7 +67,8 @@ def replace(
     record = api.replace(foreground, ref, output, matte=matte, backing=backing, camera=camera, codec=codec,
                          layers=layers, overwrite=overwrite, audio=not no_audio, engine=engine,
                          relight=_switch("relight", relight), despill=_switch("despill", despill),
-                         stages={"relight_direction": relight_direction, "contact_shadow": contact_shadow},
+                         stages={"parallax": _switch("parallax", parallax), "relight_direction": relight_direction,
+                                 "contact_shadow": contact_shadow},
                          fps=_fps(fps), crf=crf, preset=preset, prompt=_prompt(prompt),
                          dit={"model": str(model) if model else None, "steps": steps, "guidance": guidance,
                               "sampler": sampler, "seed": seed, "paste_back": _switch("paste-back", paste_back)},
@@ -110,6 +113,7 @@ def bench(ctx: typer.Context):
     """Options take several values each (`--track markers flat plain`), so they are parsed with argparse."""
     import argparse
 
+    from .eval.bench import ABLATABLE
     from .eval.cases import TRACKS
     parser = argparse.ArgumentParser(prog="paistudio bench", description=BENCH_HELP)
     parser.add_argument("--clips", nargs="+", type=Path, required=True,
@@ -119,7 +123,7 @@ def bench(ctx: typer.Context):
     parser.add_argument("--engine", nargs="+", default=["composite"], help="composite and/or dit")
     parser.add_argument("--refs", nargs="+", type=int, default=[1, 3], help="reference counts to run (1, 2, 3)")
     parser.add_argument("--defects", action="store_true", help="also run the robustness track (damaged input masks)")
-    parser.add_argument("--ablate", nargs="+", default=[], choices=["relight", "despill"],
+    parser.add_argument("--ablate", nargs="+", default=[], choices=list(ABLATABLE),
                         help="also run the composite engine with each of these stages off (methods composite-no-STAGE)")
     parser.add_argument("--background", type=Path,
                         help="new background photo for the plain track (default: the repository's samples/walk/middle.jpg)")

@@ -181,6 +181,7 @@ class Stages:
     engine: str = "composite"
     relight: bool = True
     despill: bool = True
+    parallax: bool = True  # move references along their residual flow between anchors when the scene has depth
     relight_direction: float = 0.0  # share of the plate's light slope shaded onto the subject (0 = off)
     contact_shadow: float = 0.0  # darkening of the floor under the subject's base (0 = off, 1 = black)
 

@@ -74,7 +74,8 @@ class CompositeEngine:
         self.camera = choose_camera(shot.camera, job.info.n_frames, size, self.analysis, job.refs, job.anchors)
         job.warnings.extend(self.camera.warnings)
         clock.lap("camera_s")
-        self.plate = PlateRenderer(job.refs, job.anchors, self.camera.homographies, size)
+        self.plate = PlateRenderer(job.refs, job.anchors, self.camera.homographies, size,
+                                   parallax=shot.stages.parallax)
         clock.lap("plate_setup_s")
         if shot.stages.relight and self.analysis is not None:
             self.relighter = Relighter(RelightSettings(direction=shot.stages.relight_direction))
@@ -167,6 +168,9 @@ class CompositeEngine:
         d = {"engine": self.name, "matte": self.matte.describe() if self.matte else None, "timings": self.timings}
         if self.camera is not None:
             d["camera"] = {"source": self.camera.source, **self.camera.details}
+        if self.plate is not None and self.plate.parallax is not None:
+            p = self.plate.parallax
+            d["parallax"] = {"residual_px": p.residuals, "pairs_with_flow": sum(f is not None for f in p.fields)}
         if self.relighter is not None:
             d["relight"] = self.relighter.describe()
         return d

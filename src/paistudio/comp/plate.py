@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ShotError
 from ..io.images import fit_cover  # noqa: F401  (re-exported: references are fitted to the frame with it)
+from .parallax import ParallaxFields
 from .track import pixel_scale
 
 MARGIN = 0.4  # canvas margin on each side as a fraction of the frame size: how far the camera may look past a reference
@@ -60,11 +61,13 @@ class PlateRenderer:
 
     refs: RGB uint8 [H, W, 3], already fitted to `size` = (W, H); anchors: increasing frame indices, one
     per reference; path: [N, 3, 3] frame-0 background -> frame t. `reveal_fill=False` skips the canvas
-    extension: regions no reference covers stay black (to inspect coverage).
+    extension: regions no reference covers stay black (to inspect coverage). `parallax=True` measures the
+    residual flow between neighbouring references (`comp.parallax`) and, where the scene is not planar, moves
+    each reference along it between anchors.
     """
 
     def __init__(self, refs: list[np.ndarray], anchors: list[int], path: np.ndarray, size: tuple[int, int],
-                 reveal_fill: bool = True):
+                 reveal_fill: bool = True, parallax: bool = False):
         W, H = size
         path = np.asarray(path, np.float64)
         if not refs or len(refs) != len(anchors):
@@ -83,6 +86,7 @@ class PlateRenderer:
         self._inv_anchor = [np.linalg.inv(path[a]) for a in self.anchors]  # frame a_k -> frame-0 background
         self.canvases = [self._extend(k, refs) for k in range(len(refs))]  # [H+2my, W+2mx, 4] uint8 (RGBA: fast warps)
         self._small: dict[tuple[int, int], list[np.ndarray]] = {}  # downscaled canvases for frame_small
+        self.parallax = ParallaxFields(refs, self.anchors, path) if parallax and len(refs) > 1 else None
 
     def __len__(self) -> int:
         return len(self.path)
@@ -131,9 +135,17 @@ class PlateRenderer:
         to_canvas = _translate(mx, my) if canvas_s is None else canvas_s @ _translate(mx, my)
         border = cv2.BORDER_REPLICATE if self.reveal_fill else cv2.BORDER_CONSTANT
         out = None
-        for k, w in self.weights(t):
+        active = self.weights(t)
+        for i, (k, w) in enumerate(active):
             rel = self.path[t] @ self._inv_anchor[k]  # anchor-k view -> frame t
-            if canvas_s is None and np.allclose(rel / rel[2, 2], np.eye(3), atol=1e-9):
+            flow = None
+            if canvas_s is None and self.parallax is not None and len(active) == 2:
+                flow = self.parallax.flow(k, towards_next=i == 0)  # each reference moves towards the other
+            share = 1.0 - w  # of its residual flow: 0 at its own anchor, 1 at the other's
+            if flow is not None:
+                maps = self.parallax.maps(np.linalg.inv(rel), flow, share, out_size, _translate(mx, my))
+                img = cv2.remap(canvases[k], *maps, cv2.INTER_LINEAR, borderMode=border)
+            elif canvas_s is None and np.allclose(rel / rel[2, 2], np.eye(3), atol=1e-9):
                 img = canvases[k][my:my + H, mx:mx + W]  # at its anchor the plate is the reference itself
             else:
                 m = out_s @ rel @ np.linalg.inv(to_canvas)  # canvas -> output frame

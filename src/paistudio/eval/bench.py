@@ -32,7 +32,7 @@ from .motion import background_tracks, motion_consistency
 from .restore import SCREEN_GREEN, load_clip, track_clip
 
 ENGINES = ("composite", "dit")
-ABLATABLE = ("relight", "despill")  # composite-engine stages `--ablate` switches off, one at a time
+ABLATABLE = ("relight", "despill", "parallax")  # composite-engine stages `--ablate` switches off, one at a time
 BG_DILATE_PX = 7  # background = outside the true mask dilated this much (soft edges and halo excluded)
 FG_ERODE_PX = 3  # foreground = the true mask eroded this much (the solid subject, for preservation)
 SSIM_REACH_PX = 5  # SSIM's window (Gaussian sigma 1.5, 11 px) reaches this far: masked SSIM keeps this clear of the edge
@@ -202,7 +202,7 @@ def _render(method: str, case: Path, count: int, out: Path, dit: dict | None = N
         raise EngineUnavailable("no model weights given (--dit-model DIR); none can be downloaded here")
     from ..api import replace
     return replace(fg, _ref_args(case, count), out, matte=str(matte) if matte else None, engine=method,
-                   overwrite=True, crf=16, progress=Silent(), dit=dit if method == "dit" else None, **stages)
+                   overwrite=True, crf=16, progress=Silent(), dit=dit if method == "dit" else None, stages=stages)
 
 
 def run_bench(spec: BenchSpec, progress: Progress | None = None, workers: int = 1) -> dict:
