@@ -7,7 +7,8 @@ For each size it synthesises a green-screen clip with tracking crosses and a cam
 - ours: decode → analysis (camera tracking, light statistics) → composite → encode (`--camera auto`, 1 reference);
 - ffmpeg: the same machine's `colorkey,despill` + `overlay` onto a still (static background) filter graph,
   run with the imageio-ffmpeg binary.
-Each x264 preset in `--presets` is run on both sides. It prints a table with fps and the ratio ours/ffmpeg, and
+Each x264 preset in `--presets` is run on both sides, ours at each `--quality` (full: every stage; fast: the
+optional edge, repair and parallax stages off). It prints a table with fps and the ratio ours/ffmpeg, and
 beside it the speed of the H.264 encoder alone on each side's output (ffmpeg decoding the file and re-encoding it
 with the same settings): no pipeline that writes that picture at that preset can run faster on this machine. Our
 picture (a background moving with the camera) costs the encoder far more than the graph's static one. Then the peak
@@ -71,10 +72,10 @@ def make_clip(path: Path, width: int, height: int, seconds: float) -> Path:
     return path
 
 
-def run_ours(clip: Path, ref: Path, out: Path, preset: str) -> tuple[float, int]:
+def run_ours(clip: Path, ref: Path, out: Path, preset: str, quality: str = "full") -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one `paistudio replace` in a fresh process."""
     cmd = [sys.executable, "-m", "paistudio.cli", "replace", str(clip), "--ref", str(ref), "-o", str(out),
-           "--overwrite", "--quiet", "--preset", preset, "--crf", str(CRF)]
+           "--overwrite", "--quiet", "--preset", preset, "--crf", str(CRF), "--quality", quality]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -120,14 +121,16 @@ def main() -> None:
     parser.add_argument("--long-seconds", type=float, default=60.0)
     parser.add_argument("--presets", nargs="+", default=["veryfast", "ultrafast"],
                         help="x264 presets to compare at (the same for both sides); the first is used for memory")
+    parser.add_argument("--quality", nargs="+", default=["full", "fast"], choices=["full", "fast"],
+                        help="our stage presets to time (`replace --quality`); the first is used for memory")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paistudio-bench")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     print(f"machine: {os.cpu_count()} cores; H.264 crf {CRF}, same preset both sides; clips {args.seconds:g} s at {FPS} fps\n")
-    print("| size | x264 preset | frames | ours fps | ffmpeg colorkey+despill+overlay fps | ratio ours/ffmpeg | ours peak RSS "
-          "| encoder alone on our output, fps | encoder alone on the graph's output, fps |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| size | x264 preset | our quality | frames | ours fps | ffmpeg colorkey+despill+overlay fps | ratio ours/ffmpeg "
+          "| ours peak RSS | encoder alone on our output, fps | encoder alone on the graph's output, fps |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.sizes:
         w, h = SIZES[name]
         clip = make_clip(args.workdir / f"gs_{name}_{args.seconds:g}s.mp4", w, h, args.seconds)
@@ -136,14 +139,15 @@ def main() -> None:
             cv2.imwrite(str(ref), cv2.cvtColor(textured_background(w, h, seed=5), cv2.COLOR_RGB2BGR))
         n = frames_of(clip)
         for preset in args.presets:
-            ours_s, rss = run_ours(clip, ref, args.workdir / f"ours_{name}.mp4", preset)
             ff_s = run_ffmpeg(clip, ref, args.workdir / f"ffmpeg_{name}.mp4", preset)
-            enc_s = run_encode_only(args.workdir / f"ours_{name}.mp4", args.workdir / f"reencode_{name}.mp4", preset)
             enc_ff_s = run_encode_only(args.workdir / f"ffmpeg_{name}.mp4", args.workdir / f"reencode_{name}.mp4", preset)
-            print(f"| {name} | {preset} | {n} | {n / ours_s:.1f} | {n / ff_s:.1f} | {ff_s / ours_s:.2f} | {rss / 1024:.0f} MiB "
-                  f"| {n / enc_s:.1f} | {n / enc_ff_s:.1f} |", flush=True)
+            for quality in args.quality:
+                ours_s, rss = run_ours(clip, ref, args.workdir / f"ours_{name}.mp4", preset, quality)
+                enc_s = run_encode_only(args.workdir / f"ours_{name}.mp4", args.workdir / f"reencode_{name}.mp4", preset)
+                print(f"| {name} | {preset} | {quality} | {n} | {n / ours_s:.1f} | {n / ff_s:.1f} | {ff_s / ours_s:.2f} "
+                      f"| {rss / 1024:.0f} MiB | {n / enc_s:.1f} | {n / enc_ff_s:.1f} |", flush=True)
 
-    print(f"\nMemory against clip length (1080p, ours, preset {args.presets[0]}):\n")
+    print(f"\nMemory against clip length (1080p, ours, preset {args.presets[0]}, quality {args.quality[0]}):\n")
     print("| clip | frames | peak RSS | fps |")
     print("|---|---|---|---|")
     w, h = SIZES["1080p"]
@@ -153,7 +157,7 @@ def main() -> None:
     for seconds in (args.seconds, args.long_seconds):
         clip = make_clip(args.workdir / f"gs_1080p_{seconds:g}s.mp4", w, h, seconds)
         n = frames_of(clip)
-        ours_s, rss = run_ours(clip, ref, args.workdir / "ours_mem.mp4", args.presets[0])
+        ours_s, rss = run_ours(clip, ref, args.workdir / "ours_mem.mp4", args.presets[0], args.quality[0])
         print(f"| {seconds:g} s | {n} | {rss / 1024:.0f} MiB | {n / ours_s:.1f} |", flush=True)
 
 

@@ -50,6 +50,15 @@ def replace(
     paste_back: str = typer.Option("on", "--paste-back", help="dit: on | off: put the opaque foreground back."),
     relight: str = typer.Option("on", help="on | off: match foreground exposure/white balance to the plate."),
     despill: str = typer.Option("on", help="on | off: unmix the screen colour from edges."),
+    repair: str = typer.Option("on", help="on | off: fill holes and briefly lost parts of the matte "
+                                          "(not an input's own alpha channel)."),
+    refine: str = typer.Option("on", help="on | off: guided-filter refinement of a keyed or segmented matte's edge."),
+    edge_blur: str = typer.Option("on", "--edge-blur", help="on | off: soften the edge to a blurrier plate."),
+    light_wrap: float = typer.Option(0.0, help="0-1: the plate's light wrapped onto the subject's rim (0 = off; "
+                                               "it changes opaque edge pixels)."),
+    grain: str = typer.Option("off", help="on | off: give a subject cleaner than the plate the plate's grain."),
+    quality: str = typer.Option("full", help="full | fast: fast switches repair, refine, edge blur, light wrap, "
+                                             "grain and parallax off (the other options then change nothing)."),
     parallax: str = typer.Option("on", help="on | off: move references along their residual flow between anchors "
                                             "when the scene has depth (off: one homography per frame)."),
     relight_direction: float = typer.Option(0.0, help="0-1: shade the subject with the plate's light direction "
@@ -67,8 +76,10 @@ def replace(
     record = api.replace(foreground, ref, output, matte=matte, backing=backing, camera=camera, codec=codec,
                          layers=layers, overwrite=overwrite, audio=not no_audio, engine=engine,
                          relight=_switch("relight", relight), despill=_switch("despill", despill),
-                         stages={"parallax": _switch("parallax", parallax), "relight_direction": relight_direction,
-                                 "contact_shadow": contact_shadow},
+                         stages=_stages(quality, repair=_switch("repair", repair), refine=_switch("refine", refine),
+                                        edge_blur=_switch("edge-blur", edge_blur), light_wrap=light_wrap,
+                                        grain=_switch("grain", grain), parallax=_switch("parallax", parallax),
+                                        relight_direction=relight_direction, contact_shadow=contact_shadow),
                          fps=_fps(fps), crf=crf, preset=preset, prompt=_prompt(prompt),
                          dit={"model": str(model) if model else None, "steps": steps, "guidance": guidance,
                               "sampler": sampler, "seed": seed, "paste_back": _switch("paste-back", paste_back)},
@@ -261,6 +272,16 @@ def _sample_photo() -> Path | None:
         return sample_folder() / "middle.jpg"
     except PaiStudioError:
         return None
+
+
+FAST_OFF = {"repair": False, "refine": False, "edge_blur": False, "light_wrap": 0.0, "grain": False,
+            "parallax": False}  # what --quality fast switches off: the optional per-frame stages
+
+
+def _stages(quality: str, **stages) -> dict:
+    if quality not in ("full", "fast"):
+        raise PaiStudioError(f"--quality takes full or fast, not '{quality}'")
+    return {**stages, **FAST_OFF} if quality == "fast" else stages
 
 
 def _switch(name: str, value: str) -> bool:

@@ -182,6 +182,12 @@ class Stages:
     relight: bool = True
     despill: bool = True
     parallax: bool = True  # move references along their residual flow between anchors when the scene has depth
+    repair: bool = True  # fill holes and briefly lost parts of a keyed, segmented or file matte (never an input's alpha)
+    refine: bool = True  # guided-filter refinement of an estimated matte's edge (key, segment; a given matte is kept)
+    edge_blur: bool = True  # soften the matte's edge to a blurrier plate (a defocused background photo)
+    light_wrap: float = 0.0  # share of the plate's light screened onto the subject's rim (0 = off: it alters opaque
+    #                           pixels near the edge, which identity preservation otherwise keeps exact)
+    grain: bool = False  # give a subject cleaner than the plate the plate's grain (it changes opaque pixels)
     relight_direction: float = 0.0  # share of the plate's light slope shaded onto the subject (0 = off)
     contact_shadow: float = 0.0  # darkening of the floor under the subject's base (0 = off, 1 = black)
 
@@ -249,7 +255,7 @@ class Shot:
             raise ShotError("output.crf", "must be 0..51")
         _choice("output.preset", self.output.preset, X264_PRESETS)
         _choice("stages.engine", self.stages.engine, ENGINES)
-        for name in ("relight_direction", "contact_shadow"):
+        for name in ("relight_direction", "contact_shadow", "light_wrap"):
             if not 0.0 <= getattr(self.stages, name) <= 1.0:
                 raise ShotError(f"stages.{name}", "must be between 0 and 1 (0 = off)")
         if self.stages.engine == "dit":

@@ -1,6 +1,7 @@
 """The benchmark end to end on synthetic clip folders (a textured world, a known camera pan, a walking figure)."""
 
 import json
+from dataclasses import asdict
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 from paistudio.errors import InputError, OutputError
-from paistudio.eval.bench import ABLATABLE, BenchSpec, ClipScorer, find_clips, run_bench
+from paistudio.eval.bench import ABLATE_STRENGTH, BenchSpec, ClipScorer, find_clips, run_bench
+from paistudio.shot import Stages
 from paistudio.eval.defects import apply_defects, draw_defects
 from paistudio.eval.metrics import Lpips
 from paistudio.eval.restore import load_clip
@@ -183,17 +185,22 @@ def test_background_speed_of_the_original_is_recorded(results):
 def test_ablation_runs_the_composite_engine_with_each_stage_off(clips, tmp_path):
     d, _ = clips
     spec = BenchSpec(clips=[d / "pan_a"], out=tmp_path / "abl", tracks=["flat"], engines=["composite"], refs=[1],
-                     ablate=["relight", "despill"])
+                     ablate=["relight", "despill", "light_wrap"])
     res = run_bench(spec)
     methods = [r["method"] for r in res["rows"]]
-    assert methods == ["composite", "composite-no-despill", "composite-no-relight", "static", "ffmpeg"]
+    assert methods == ["composite", "composite-no-despill", "composite-no-relight", "composite-with-light_wrap",
+                       "static", "ffmpeg"]
     assert all(r["status"] == "ok" for r in res["rows"])
     outs = {r["method"]: (tmp_path / "abl" / r["output"]).read_bytes() for r in res["rows"]}
     assert outs["composite"] != outs["composite-no-relight"] != outs["composite-no-despill"]
     shot = json.loads((tmp_path / "abl" / "outputs" / "pan_a" / "flat" / "composite-no-relight-1ref.shot.json").read_text())
-    assert shot["stages"]["relight"] is False
-    assert all(v is True for k, v in shot["stages"].items() if k in ABLATABLE and k != "relight")
+    defaults = asdict(Stages())
+    assert shot["stages"] == {**defaults, "relight": False}  # one stage toggled, every other at its default
+    wrap = json.loads((tmp_path / "abl" / "outputs" / "pan_a" / "flat" / "composite-with-light_wrap-1ref.shot.json")
+                      .read_text())
+    assert wrap["stages"] == {**defaults, "light_wrap": ABLATE_STRENGTH}  # a default-off stage is tried at a strength
+    assert outs["composite-with-light_wrap"] != outs["composite"]
     md = (tmp_path / "abl" / "report.md").read_text()
     assert "| composite-no-relight | 1 |" in md
     with pytest.raises(InputError, match="cannot ablate"):
-        BenchSpec(clips=[d], out=tmp_path / "x", ablate=["grain"]).check()
+        BenchSpec(clips=[d], out=tmp_path / "x", ablate=["sharpen"]).check()

@@ -1,8 +1,9 @@
 """The CPU compositing engine: Shot inputs → composite frames, in two passes.
 
-analysis (low res: matte, camera tracking, light statistics) → camera path → plate renderer → relight plan,
-then the render pass streams full-resolution chunks: alpha → unmix/despill edges → relight → composite
-in linear light over the plate. Each stage is a small module in `paistudio.comp`; this file only wires them.
+analysis (low res: matte, camera tracking, light statistics) → camera path → plate renderer (+ parallax
+flow) → relight plan, then the render pass streams full-resolution chunks: alpha → matte repair → matte
+refinement → unmix/despill edges → relight → edge blur, light wrap, grain → contact shadow → composite in
+linear light over the plate. Each stage is a small module in `paistudio.comp`; this file only wires them.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from ..io.video import read_chunks
 from ..progress import Progress
 from .analysis import Analysis, analyse
 from .camera import CameraChoice, choose_camera
+from .edges import EdgeSettings, edge_softness, grain_level, harmonize_edges, refine_alpha
 from .harmonize import composite, foreground_layer, unmix_foreground
 from .matte import MatteSource, open_matte
 from .plate import PlateRenderer
 from .relight import LightSample, Relighter, RelightSettings
+from .repair import MatteRepairer
 from .shadow import contact_shadow
 
 
 RENDER_CHUNK = 4  # frames per chunk in the render pass: few full-size frames in flight keeps memory low
 KEY_BOX_MARGIN = 12  # analysis-resolution pixels added around the foreground box before keying at full size
+EDGE_REACH = 24  # full-res pixels around the matte's box that the edge stages may change or read (wrap, blur)
 
 
 @dataclass
@@ -58,6 +62,10 @@ class CompositeEngine:
         self.camera: CameraChoice | None = None
         self.plate: PlateRenderer | None = None
         self.relighter: Relighter | None = None
+        self.repairer: MatteRepairer | None = None
+        self.refine = False  # guided-filter refinement of the matte (estimated mattes only)
+        self.edges = EdgeSettings()  # the edge stages after unmixing (refinement runs before it, see _frame)
+        self.plate_stats: dict[str, float] = {}  # the references' blur and grain, measured once per shot
         self.timings: dict[str, float] = {}
 
     def prepare(self, progress: Progress) -> None:
@@ -81,6 +89,15 @@ class CompositeEngine:
             self.relighter = Relighter(RelightSettings(direction=shot.stages.relight_direction))
             self.relighter.plan(self._light_samples())
         clock.lap("relight_plan_s")
+        st = shot.stages
+        if st.repair and self.matte.mode != "alpha":  # the input's own alpha channel is authoritative
+            self.repairer = MatteRepairer(screen=self.matte.backing is not None)
+        self.refine = st.refine and self.matte.mode in ("key", "segment")  # estimated mattes only
+        self.edges = EdgeSettings(light_wrap=st.light_wrap, grain=st.grain, edge_blur=st.edge_blur)
+        if st.grain or st.edge_blur:  # one measurement per shot (a per-frame estimate would flicker)
+            self.plate_stats = {"blur_sigma": float(np.mean([edge_softness(r) for r in job.refs])),
+                                "grain_sigma": float(np.mean([grain_level(r) for r in job.refs]))}
+        clock.lap("stage_setup_s")
 
     def _light_samples(self) -> list[LightSample | None]:
         """Pair each frame's foreground colour with the plate's colour around it (both linear, low res)."""
@@ -108,13 +125,19 @@ class CompositeEngine:
             plates = np.empty_like(out) if layers else None
             fgs = np.empty(chunk.shape[:3] + (4,), np.uint8) if layers else None
             for i in range(len(chunk)):
+                frame = chunk[i]
+                search = None if chunk_boxes is None else chunk_boxes[i]
+                if self.repairer is not None:
+                    fixed = self.repairer.repair(np.ascontiguousarray(frame[..., :3]), alphas[i])
+                    frame, alphas[i] = fixed.frame, fixed.alpha
+                    if fixed.filled_px:
+                        search = None  # a repaired part may reach beyond the keyed box
                 self.plate.frame(t, out=out[i])
                 if layers:
                     plates[i] = out[i]  # the plate layer stays clean: a compositor adds its own shadow
                 if shot.stages.contact_shadow > 0:
                     contact_shadow(out[i], alphas[i], shot.stages.contact_shadow, inplace=True)
-                search = None if chunk_boxes is None else chunk_boxes[i]
-                fg, box = self._frame(chunk[i], alphas[i], out[i], t, despill, backing, search)
+                fg, box = self._frame(frame, alphas[i], out[i], t, despill, backing, search)
                 if layers:
                     full = np.zeros_like(out[i])
                     if box is not None:
@@ -141,10 +164,11 @@ class CompositeEngine:
 
     def _frame(self, frame, alpha, out, t, despill, backing, search=None):
         """Composite one frame over the plate already in `out`; returns the processed foreground crop and its
-        box (for the layers).
+        box (for the layers). `alpha` is updated in place where the matte is refined or its edge softened.
 
-        Work happens inside the matte's bounding box only: outside it the result is the plate. `search`
-        (x0, y0, x1, y1; -1: unknown) is where the matte can be nonzero (the keyed box), to find that box faster.
+        Work happens inside the matte's bounding box (grown by EDGE_REACH when an edge stage is on) only:
+        outside it the result is the plate. `search` (x0, y0, x1, y1; -1: unknown) is where the matte can be
+        nonzero (the keyed box), to find that box faster.
         """
         frame = frame[..., :3]
         x0, y0 = 0, 0
@@ -155,12 +179,22 @@ class CompositeEngine:
         x, y, w, h = cv2.boundingRect(region)
         if w == 0:
             return None, None
-        box = (slice(y0 + y, y0 + y + h), slice(x0 + x, x0 + x + w))
+        st = self.job.shot.stages
+        grow = EDGE_REACH if (self.refine or st.light_wrap > 0 or st.edge_blur) else 0
+        H, W = alpha.shape
+        box = (slice(max(0, y0 + y - grow), min(H, y0 + y + h + grow)),
+               slice(max(0, x0 + x - grow), min(W, x0 + x + w + grow)))
         fg, a = np.ascontiguousarray(frame[box]), alpha[box]
+        if self.refine:  # guided by the frame as shot, before unmixing changes the edge colours
+            a = refine_alpha(fg, a)
         if despill and backing is not None:
             fg = unmix_foreground(fg, a, backing)
         if self.relighter is not None:
             fg = self.relighter.apply(fg, t)
+        fg, a = harmonize_edges(fg, a, out[box], self.edges, seed=t, plate_sigma=self.plate_stats.get("blur_sigma"),
+                                plate_grain=self.plate_stats.get("grain_sigma"))
+        if a is not alpha[box]:
+            alpha[box] = a
         out[box] = composite(fg, a, out[box])
         return fg, box
 
@@ -168,6 +202,10 @@ class CompositeEngine:
         d = {"engine": self.name, "matte": self.matte.describe() if self.matte else None, "timings": self.timings}
         if self.camera is not None:
             d["camera"] = {"source": self.camera.source, **self.camera.details}
+        if self.repairer is not None:
+            d["repair"] = self.repairer.summary()
+        if self.plate_stats:
+            d["plate"] = {k: round(v, 3) for k, v in self.plate_stats.items()}
         if self.plate is not None and self.plate.parallax is not None:
             p = self.plate.parallax
             d["parallax"] = {"residual_px": p.residuals, "pairs_with_flow": sum(f is not None for f in p.fields)}

@@ -25,14 +25,36 @@ from ..errors import EngineUnavailable, InputError, OutputError, PaiStudioError
 from ..io.atomic import write_text_atomic
 from ..io.video import probe, read_chunks
 from ..progress import Progress, Silent
+from ..shot import Stages
 from .baselines import BASELINES, ffmpeg_binary, render_ffmpeg, render_static
 from .cases import REF_NAMES, TRACKS, ClipSource, build_case
 from .metrics import FlickerMeter, Lpips, edge_band, green_excess_in_band, mse, ssim_map
 from .motion import background_tracks, motion_consistency
+from .report import is_ablation
 from .restore import SCREEN_GREEN, load_clip, track_clip
 
 ENGINES = ("composite", "dit")
-ABLATABLE = ("relight", "despill", "parallax")  # composite-engine stages `--ablate` switches off, one at a time
+ABLATABLE = ("relight", "despill", "parallax", "repair", "refine", "edge_blur", "light_wrap", "grain", "contact_shadow")
+ABLATE_STRENGTH = 0.25  # the strength a stage whose default is 0 (light_wrap, contact_shadow) is tried at
+
+
+def ablation_method(stage: str) -> str:
+    """The method name of the composite engine with `stage` toggled from its default: composite-no-STAGE for a
+    stage that is on by default, composite-with-STAGE for one that is off."""
+    return f"composite-{'no' if _default(stage) else 'with'}-{stage}"
+
+
+def ablation_stages(method: str) -> dict:
+    """Stages fields of an ablation method: the one stage toggled (a strength stage to 0 or ABLATE_STRENGTH)."""
+    stage = method.split("-", 2)[2]
+    d = _default(stage)
+    if isinstance(d, bool):
+        return {stage: not d}
+    return {stage: 0.0 if d else ABLATE_STRENGTH}
+
+
+def _default(stage: str):
+    return getattr(Stages(), stage)
 BG_DILATE_PX = 7  # background = outside the true mask dilated this much (soft edges and halo excluded)
 FG_ERODE_PX = 3  # foreground = the true mask eroded this much (the solid subject, for preservation)
 SSIM_REACH_PX = 5  # SSIM's window (Gaussian sigma 1.5, 11 px) reaches this far: masked SSIM keeps this clear of the edge
@@ -53,7 +75,7 @@ class BenchSpec:
     background: Path | None = None  # the plain track's new background photo
     lpips: Path | None = None  # local TorchScript LPIPS weights
     seed: int = CASE_SEED
-    ablate: list[str] = field(default_factory=list)  # stages to also run switched off: methods composite-no-STAGE
+    ablate: list[str] = field(default_factory=list)  # stages to also run toggled: composite-no-/with-STAGE
     dit_model: Path | None = None  # checkpoint folder for the dit engine (else its rows say "unavailable")
     dit_steps: int = 30
 
@@ -169,7 +191,7 @@ def _read(path: Path) -> np.ndarray:
 class Row:
     clip: str
     track: str  # markers | flat | plain, with "+defects" for the robustness track
-    method: str  # composite | composite-no-STAGE (ablation) | dit | static | ffmpeg
+    method: str  # composite | composite-no-STAGE / composite-with-STAGE (ablations) | dit | static | ffmpeg
     refs: int
     status: str  # ok | unavailable: … | failed: …
     metrics: dict = field(default_factory=dict)
@@ -195,8 +217,8 @@ def _render(method: str, case: Path, count: int, out: Path, dit: dict | None = N
         render_ffmpeg(fg, begin, out, None if matte else SCREEN_GREEN, matte, meta["fps"], meta["frames"])
         return None
     stages = {}
-    if method.startswith("composite-no-"):  # an ablation: the composite engine with one stage off
-        stages = {method[len("composite-no-"):]: False}
+    if is_ablation(method):  # the composite engine with one stage toggled from its default
+        stages = ablation_stages(method)
         method = "composite"
     if method == "dit" and not (dit and dit.get("model")):
         raise EngineUnavailable("no model weights given (--dit-model DIR); none can be downloaded here")
@@ -266,7 +288,7 @@ METHODS = ENGINES + BASELINES
 
 def method_rank(method: str) -> tuple[int, str]:
     """Table order: composite, its ablations, dit, then the baselines."""
-    if method.startswith("composite-no-"):
+    if is_ablation(method):
         return (1, method)
     return ({"composite": 0, "dit": 2}.get(method, 3 + (BASELINES.index(method) if method in BASELINES else 9)), method)
 
@@ -310,7 +332,7 @@ def _bench_clip(job) -> tuple[list[dict], list[str], str, float | None]:
                           defects=defects,
                           background=spec.background if track == "plain" else None, source=source)
         counts = [1] if track == "plain" else spec.refs  # the plain track has one reference: the new photo
-        variants = list(spec.engines) + [f"composite-no-{a}" for a in spec.ablate]
+        variants = list(spec.engines) + [ablation_method(a) for a in spec.ablate]
         runs = [(e, k) for e in variants for k in counts] + [(b, 0) for b in baselines]
         for method, count in runs:
             dit = {"model": str(spec.dit_model), "steps": spec.dit_steps} if spec.dit_model else None

@@ -28,15 +28,20 @@ COLUMNS = [("mse", "MSE ↓", 4), ("ssim", "SSIM ↑", 3), ("lpips", "LPIPS ↓"
            ("mse_bg", "bg MSE ↓", 4), ("ssim_fg", "fg SSIM ↑", 3), ("mse_fg", "fg MSE ↓", 4),
            ("green_excess", "edge green ↓", 4), ("flicker", "fg flicker ↓", 4)]
 METHOD_ORDER = {"composite": 0, "dit": 1, "static": 2, "ffmpeg": 3}
-ENGINES = ("composite", "dit")  # methods whose result depends on the reference count (and composite-no-* ablations)
+ENGINES = ("composite", "dit")  # methods whose result depends on the reference count (and the composite ablations)
+
+
+def is_ablation(method: str) -> bool:
+    """composite-no-STAGE / composite-with-STAGE: the composite engine with one stage toggled."""
+    return method.startswith(("composite-no-", "composite-with-"))
 
 
 def _by_refs(method: str) -> bool:
-    return method in ENGINES or method.startswith("composite-no-")
+    return method in ENGINES or is_ablation(method)
 
 
 def _order(method: str) -> float:
-    return 0.5 if method.startswith("composite-no-") else METHOD_ORDER.get(method, 9)
+    return 0.5 if is_ablation(method) else METHOD_ORDER.get(method, 9)
 MC_MARGIN = 0.05  # Motion Consistency must exceed the static baseline's by this much to count as better
 
 
