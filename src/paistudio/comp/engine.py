@@ -20,7 +20,7 @@ from ..io.video import read_chunks
 from ..progress import Progress
 from .analysis import Analysis, analyse
 from .camera import CameraChoice, choose_camera
-from .edges import EdgeSettings, edge_softness, grain_level, harmonize_edges, refine_alpha
+from .edges import MIN_EDGE_BLUR, EdgeSettings, edge_softness, grain_level, harmonize_edges, refine_alpha
 from .harmonize import composite, foreground_layer, unmix_foreground
 from .matte import MatteSource, open_matte
 from .plate import PlateRenderer
@@ -93,10 +93,12 @@ class CompositeEngine:
         if st.repair and self.matte.mode != "alpha":  # the input's own alpha channel is authoritative
             self.repairer = MatteRepairer(screen=self.matte.backing is not None)
         self.refine = st.refine and self.matte.mode in ("key", "segment")  # estimated mattes only
-        self.edges = EdgeSettings(light_wrap=st.light_wrap, grain=st.grain, edge_blur=st.edge_blur)
         if st.grain or st.edge_blur:  # one measurement per shot (a per-frame estimate would flicker)
             self.plate_stats = {"blur_sigma": float(np.mean([edge_softness(r) for r in job.refs])),
                                 "grain_sigma": float(np.mean([grain_level(r) for r in job.refs]))}
+        # a plate sharper than MIN_EDGE_BLUR cannot ask for a softer matte: skip the per-frame estimate
+        edge_blur = st.edge_blur and self.plate_stats.get("blur_sigma", 0.0) >= MIN_EDGE_BLUR
+        self.edges = EdgeSettings(light_wrap=st.light_wrap, grain=st.grain, edge_blur=edge_blur)
         clock.lap("stage_setup_s")
 
     def _light_samples(self) -> list[LightSample | None]:
@@ -108,7 +110,8 @@ class CompositeEngine:
                 samples.append(None)
                 continue
             plate = self.plate.frame_small(t, a.scale)
-            samples.append(LightSample.from_plate_region(a.fg_mean[t], plate, a.fg_box[t]))
+            samples.append(LightSample.from_plate_region(a.fg_mean[t], plate, a.fg_box[t],
+                                                         slope=self.job.shot.stages.relight_direction > 0))
         return samples
 
     def chunks(self, progress: Progress, layers: bool = False) -> Iterator[RenderedChunk]:
@@ -180,7 +183,7 @@ class CompositeEngine:
         if w == 0:
             return None, None
         st = self.job.shot.stages
-        grow = EDGE_REACH if (self.refine or st.light_wrap > 0 or st.edge_blur) else 0
+        grow = EDGE_REACH if (self.refine or st.light_wrap > 0 or self.edges.edge_blur) else 0
         H, W = alpha.shape
         box = (slice(max(0, y0 + y - grow), min(H, y0 + y + h + grow)),
                slice(max(0, x0 + x - grow), min(W, x0 + x + w + grow)))

@@ -62,12 +62,14 @@ class LightSample:
     slope: np.ndarray | None = None  # [2] plate log-luminance change per half box width / height (x, y)
 
     @classmethod
-    def from_plate_region(cls, fg_mean: np.ndarray, plate_small: np.ndarray, box, fg_mask=None) -> "LightSample":
+    def from_plate_region(cls, fg_mean: np.ndarray, plate_small: np.ndarray, box, fg_mask=None,
+                          slope: bool = True) -> "LightSample":
         """Pair a foreground mean with the plate's mean and light slope in a ring around `box` (x0, y0, x1, y1
         at plate scale).
 
         `fg_mask` (uint8, plate size) excludes the foreground's own area from the ring when given; an empty
-        ring or box falls back to the whole plate (and no slope).
+        ring or box falls back to the whole plate (and no slope). `slope=False` skips the slope's fit (only
+        the direction ramp needs it).
         """
         h, w = plate_small.shape[:2]
         x0, y0, x1, y1 = (int(v) for v in box)
@@ -82,8 +84,9 @@ class LightSample:
             ring[:] = 255
             return cls(np.asarray(fg_mean, np.float64), np.asarray(cv2.mean(lin)[:3], np.float64))
         mean = cv2.mean(lin, mask=ring)[:3]
+        centre, half = ((x0 + x1) / 2, (y0 + y1) / 2), (max(1.0, (x1 - x0) / 2), max(1.0, (y1 - y0) / 2))
         return cls(np.asarray(fg_mean, np.float64), np.asarray(mean, np.float64),
-                   _slope(lin, ring, ((x0 + x1) / 2, (y0 + y1) / 2), (max(1.0, (x1 - x0) / 2), max(1.0, (y1 - y0) / 2))))
+                   _slope(lin, ring, centre, half) if slope else None)
 
 
 def _slope(lin: np.ndarray, ring: np.ndarray, centre, half) -> np.ndarray:

@@ -171,7 +171,10 @@ class MatteRepairer:
             self._lo = tuple(np.zeros((shape[0] // f, shape[1] // f), np.uint8) for _ in range(2))
             self._hi = (np.zeros(frame.shape, np.uint8), np.zeros(shape, np.uint8), np.zeros(shape, np.uint8))
         motion = None
-        if prev is not None and min(small.shape) >= 16:
+        trackable = prev is not None and min(small.shape) >= 16
+        if trackable and s.edge_blend == 0 and not self._aged.size and not _shrank(small, self._lo[1][ls]):
+            motion = False  # nothing went missing since the previous frame: no motion to follow (saves the tracking)
+        elif trackable:
             motion = self._motion(grey, small, (self._lo[0][ls], self._lo[1][ls]), work)
             tot["scene_cuts"] += motion is None
             if motion:
@@ -374,3 +377,9 @@ def _inpaint(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     low = cv2.inpaint(cv2.resize(img, size, interpolation=cv2.INTER_AREA),
                       cv2.inRange(cv2.resize(mask, size, interpolation=cv2.INTER_AREA), 1, 255), 3, cv2.INPAINT_TELEA)
     return cv2.resize(low, (mask.shape[1], mask.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _shrank(small: np.ndarray, prev_small: np.ndarray) -> bool:
+    """Whether the low-res matte lost at least MIN_PART of the previous repaired one's area (where it was)."""
+    before = cv2.countNonZero(cv2.inRange(prev_small, 128, 255))
+    return cv2.countNonZero(cv2.inRange(small, 128, 255)) < (1.0 - MIN_PART) * before
