@@ -264,3 +264,18 @@ def test_edge_blend_steadies_a_flickering_outline():
         jumps[blend] = (np.mean(steps), rep.summary())
     assert jumps[0.5][0] < 0.7 * jumps[0.0][0]  # measured 0.48
     assert jumps[0.5][1]["removed_px"] > 0 and jumps[0.0][1]["removed_px"] == 0
+
+
+def test_motion_is_tracked_only_when_part_of_the_matte_went_missing(monkeypatch):
+    calls = []
+    original = MatteRepairer._motion
+
+    def spy(self, *args):
+        calls.append(self._totals["frames"])
+        return original(self, *args)
+
+    monkeypatch.setattr(MatteRepairer, "_motion", spy)
+    rep = MatteRepairer()
+    run(rep, 6, lambda k, a: drop_leg(a) if k == 4 else a, screen=False)
+    # frames 2-4 lost nothing: no tracking; frame 5 (k = 4) lost its leg; frame 6 still carries the restored pixels
+    assert calls == [5, 6]
