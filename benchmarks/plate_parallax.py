@@ -23,24 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from paistudio.comp.plate import PlateRenderer  # noqa: E402
-from tests.media import textured_background  # noqa: E402
+from tests.media import two_layer_scene  # noqa: E402
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 FRAMES = 49
 FAR_PX, NEAR_PX = 2.0, 5.0  # image motion per frame of the far wall and the near band
-
-
-def scene(w: int, h: int):
-    far = textured_background(w + int(FAR_PX * FRAMES) + 8, h, seed=3)
-    near = (textured_background(w + int(NEAR_PX * FRAMES) + 8, h, seed=9).astype(np.float32) * [1, .6, .5]).astype(np.uint8)
-    band = slice(int(h * 0.6), h)
-    frames = []
-    for t in range(FRAMES):
-        f = far[:, int(round(FAR_PX * t)):][:, :w].copy()
-        f[band] = near[band, int(round(NEAR_PX * t)):][:, :w]
-        frames.append(f)
-    path = np.stack([np.array([[1, 0, -FAR_PX * t], [0, 1, 0], [0, 0, 1]], np.float64) for t in range(FRAMES)])
-    return frames, path, band
 
 
 def main() -> None:
@@ -52,7 +39,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name in args.sizes:
         w, h = SIZES[name]
-        frames, path, band = scene(w, h)
+        frames, path, band = two_layer_scene(FRAMES, w, h, FAR_PX, NEAR_PX)
         anchors = [0, FRAMES // 2, FRAMES - 1]
         refs = [frames[a] for a in anchors]
         inner = (band, slice(w // 8, w - w // 8))

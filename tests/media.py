@@ -222,3 +222,21 @@ def write_clip_folder(folder: str | Path, width: int = 240, height: int = 144, n
     write_sequence(folder / "frames", frames, "png")
     write_sequence(folder / "masks", masks, "png")
     return folder, path, bgs
+
+
+def two_layer_scene(n: int, width: int, height: int, far_px: float = 2.0, near_px: float = 5.0):
+    """A camera panning over a far textured wall with a near band in front (the lower 40 % of the frame) moving
+    `near_px` instead of `far_px` per frame: parallax a single homography cannot explain.
+
+    Returns (frames [n, H, W, 3] uint8, path [n, 3, 3] following the far wall, the band's row slice).
+    """
+    far = textured_background(width + int(far_px * n) + 8, height, seed=3)
+    near = textured_background(width + int(near_px * n) + 8, height, seed=9)
+    near = (near.astype(np.float32) * [1.0, 0.6, 0.5]).astype(np.uint8)  # a warmer, distinct layer
+    band = slice(int(height * 0.6), height)
+    frames = np.empty((n, height, width, 3), np.uint8)
+    for t in range(n):
+        frames[t] = far[:, int(round(far_px * t)):][:, :width]
+        frames[t][band] = near[band, int(round(near_px * t)):][:, :width]
+    path = np.stack([np.array([[1, 0, -far_px * t], [0, 1, 0], [0, 0, 1]], np.float64) for t in range(n)])
+    return frames, path, band

@@ -5,7 +5,7 @@ import pytest
 
 from paistudio.comp.plate import PlateRenderer, fit_cover
 from paistudio.errors import ShotError
-from tests.media import camera_path, centred_crop, textured_background, view
+from tests.media import camera_path, centred_crop, textured_background, two_layer_scene, view
 
 W, H, N = 192, 112, 30
 
@@ -118,24 +118,8 @@ def test_fit_cover_scales_and_centre_crops(shape):
         assert abs((out[:, W // 2, 1] > 64).sum() - H / 2) <= 1
 
 
-def _two_layer_scene(n=25, w=320, h=192, far_px=2.0, near_px=5.0):
-    """A camera panning over a far textured wall with a near band in front (the lower 40 % of the frame) that
-    moves 2.5x faster: the parallax a single homography cannot explain. The path follows the far wall."""
-    far = textured_background(w + int(far_px * n) + 8, h, seed=3)
-    near = textured_background(w + int(near_px * n) + 8, h, seed=9)
-    near = (near.astype(np.float32) * [1.0, 0.6, 0.5]).astype(np.uint8)  # a warmer, distinct layer
-    band = slice(int(h * 0.6), h)
-    frames = []
-    for t in range(n):
-        f = far[:, int(round(far_px * t)):][:, :w].copy()
-        f[band] = near[band, int(round(near_px * t)):][:, :w]
-        frames.append(f)
-    path = np.stack([np.array([[1, 0, -far_px * t], [0, 1, 0], [0, 0, 1]], np.float64) for t in range(n)])
-    return np.stack(frames), path, band
-
-
 def test_parallax_flow_lines_up_near_and_far_between_anchors():
-    truth, path, band = _two_layer_scene()
+    truth, path, band = two_layer_scene(25, 320, 192)
     n, h, w = truth.shape[:3]
     anchors = [0, n // 2, n - 1]
     refs = [truth[a] for a in anchors]
