@@ -171,7 +171,7 @@ def test_odd_frame_size_is_kept_with_a_warning(tmp_path):
 
 def test_a_hole_in_the_keyed_subject_is_repaired_and_reported(tmp_path):
     """A screen-coloured patch inside the subject keys out as a hole: with repair the plate no longer shows
-    through it, and the record says how much was filled; with --repair off the plate shows."""
+    through it, and the record says how much was filled; with --repair off (and auto, for a key) the plate shows."""
     import cv2
     from tests.media import GREEN_BACKING
     frames, alpha, fg, _ = green_screen_clip(12, 320, 192, markers=False, seed=5)
@@ -189,8 +189,10 @@ def test_a_hole_in_the_keyed_subject_is_repaired_and_reported(tmp_path):
     red = np.zeros((192, 320, 3), np.uint8)
     red[..., 0] = 230  # a plate unlike the subject: where it shows through, the error is large
     ref = write_image(tmp_path / "red.png", red)
-    on = paistudio.replace(src, [ref], tmp_path / "on.mkv", codec="ffv1", relight=False)
-    off = paistudio.replace(src, [ref], tmp_path / "off.mkv", codec="ffv1", relight=False, stages={"repair": False})
+    auto = paistudio.replace(src, [ref], tmp_path / "auto.mkv", codec="ffv1", relight=False)
+    assert "repair" not in auto["engine"]  # a key's holes usually show the real screen: auto leaves them
+    on = paistudio.replace(src, [ref], tmp_path / "on.mkv", codec="ffv1", relight=False, stages={"repair": "on"})
+    off = paistudio.replace(src, [ref], tmp_path / "off.mkv", codec="ffv1", relight=False, stages={"repair": "off"})
     got_on = _read(tmp_path / "on.mkv")[..., :3].astype(np.float32)
     got_off = _read(tmp_path / "off.mkv")[..., :3].astype(np.float32)
     truth = fg.astype(np.float32)
@@ -201,3 +203,12 @@ def test_a_hole_in_the_keyed_subject_is_repaired_and_reported(tmp_path):
     summary = on["engine"]["repair"]
     assert summary["frames"] == 12 and summary["frames_repaired"] >= 10 and summary["filled_px"] >= 10 * 20
     assert "repair" not in off["engine"]
+
+
+@pytest.mark.parametrize("setting, mode, applies", [
+    ("auto", "file", True), ("auto", "segment", True), ("auto", "key", False), ("auto", "alpha", False),
+    ("on", "key", True), ("on", "alpha", False), ("off", "file", False),
+])
+def test_which_mattes_are_repaired(setting, mode, applies):
+    from paistudio.comp.engine import repairs
+    assert repairs(setting, mode) is applies

@@ -50,9 +50,9 @@ def replace(
     paste_back: str = typer.Option("on", "--paste-back", help="dit: on | off: put the opaque foreground back."),
     relight: str = typer.Option("on", help="on | off: match foreground exposure/white balance to the plate."),
     despill: str = typer.Option("on", help="on | off: unmix the screen colour from edges."),
-    repair: str = typer.Option("on", help="on | off: fill holes and briefly lost parts of the matte "
-                                          "(not an input's own alpha channel)."),
-    refine: str = typer.Option("on", help="on | off: guided-filter refinement of a keyed or segmented matte's edge."),
+    repair: str = typer.Option("auto", help="auto | on | off: fill holes and briefly lost parts of the matte; auto: "
+                                            "matte files and --matte segment, on: keys too (never an alpha channel)."),
+    refine: str = typer.Option("on", help="on | off: guided-filter refinement of a segmented matte's edge."),
     edge_blur: str = typer.Option("on", "--edge-blur", help="on | off: soften the edge to a blurrier plate."),
     light_wrap: float = typer.Option(0.0, help="0-1: the plate's light wrapped onto the subject's rim (0 = off; "
                                                "it changes opaque edge pixels)."),
@@ -76,7 +76,7 @@ def replace(
     record = api.replace(foreground, ref, output, matte=matte, backing=backing, camera=camera, codec=codec,
                          layers=layers, overwrite=overwrite, audio=not no_audio, engine=engine,
                          relight=_switch("relight", relight), despill=_switch("despill", despill),
-                         stages=_stages(quality, repair=_switch("repair", repair), refine=_switch("refine", refine),
+                         stages=_stages(quality, repair=repair, refine=_switch("refine", refine),
                                         edge_blur=_switch("edge-blur", edge_blur), light_wrap=light_wrap,
                                         grain=_switch("grain", grain), parallax=_switch("parallax", parallax),
                                         relight_direction=relight_direction, contact_shadow=contact_shadow),
@@ -274,7 +274,7 @@ def _sample_photo() -> Path | None:
         return None
 
 
-FAST_OFF = {"repair": False, "refine": False, "edge_blur": False, "light_wrap": 0.0, "grain": False,
+FAST_OFF = {"repair": "off", "refine": False, "edge_blur": False, "light_wrap": 0.0, "grain": False,
             "parallax": False}  # what --quality fast switches off: the optional per-frame stages
 
 

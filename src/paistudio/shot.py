@@ -21,6 +21,7 @@ SCHEMA_VERSION = 1
 MAX_REFERENCES = 3
 ENGINES = ("composite", "dit")
 MATTE_MODES = ("auto", "key", "file", "alpha", "segment")
+REPAIR_MODES = ("auto", "on", "off")
 BACKINGS = ("auto", "green", "blue")
 CAMERA_MODES = ("auto", "static", "file", "moves")
 CODECS = ("h264", "prores4444", "ffv1", "png")
@@ -182,8 +183,9 @@ class Stages:
     relight: bool = True
     despill: bool = True
     parallax: bool = True  # move references along their residual flow between anchors when the scene has depth
-    repair: bool = True  # fill holes and briefly lost parts of a keyed, segmented or file matte (never an input's alpha)
-    refine: bool = True  # guided-filter refinement of an estimated matte's edge (key, segment; a given matte is kept)
+    repair: str = "auto"  # fill holes and briefly lost parts of the matte: auto (matte files and segmentation, whose
+    #                       holes are errors; not keys, whose holes show the real screen) | on (keys too) | off
+    refine: bool = True  # guided-filter refinement of a segmented matte's edge (a key has its own edge model)
     edge_blur: bool = True  # soften the matte's edge to a blurrier plate (a defocused background photo)
     light_wrap: float = 0.0  # share of the plate's light screened onto the subject's rim (0 = off: it alters opaque
     #                           pixels near the edge, which identity preservation otherwise keeps exact)
@@ -255,6 +257,7 @@ class Shot:
             raise ShotError("output.crf", "must be 0..51")
         _choice("output.preset", self.output.preset, X264_PRESETS)
         _choice("stages.engine", self.stages.engine, ENGINES)
+        _choice("stages.repair", self.stages.repair, REPAIR_MODES)
         for name in ("relight_direction", "contact_shadow", "light_wrap"):
             if not 0.0 <= getattr(self.stages, name) <= 1.0:
                 raise ShotError(f"stages.{name}", "must be between 0 and 1 (0 = off)")

@@ -42,6 +42,15 @@ class RenderedChunk:
     foreground: np.ndarray | None  # [T, H, W, 4] uint8 straight-alpha RGBA (only with layers)
 
 
+def repairs(setting: str, matte_mode: str) -> bool:
+    """Whether `stages.repair` applies to a matte of this mode. Never to an input's own alpha channel (it is
+    authoritative); `auto` repairs matte files and segmentation, whose holes are errors, but not a key, where a
+    hole usually shows the real screen (between an arm and the body); `on` repairs keys too."""
+    if setting == "off" or matte_mode == "alpha":
+        return False
+    return setting == "on" or matte_mode in ("file", "segment")
+
+
 class _Clock:
     def __init__(self, into: dict):
         self.into, self.t = into, time.perf_counter()
@@ -90,9 +99,10 @@ class CompositeEngine:
             self.relighter.plan(self._light_samples())
         clock.lap("relight_plan_s")
         st = shot.stages
-        if st.repair and self.matte.mode != "alpha":  # the input's own alpha channel is authoritative
+        if repairs(st.repair, self.matte.mode):
             self.repairer = MatteRepairer(screen=self.matte.backing is not None)
-        self.refine = st.refine and self.matte.mode in ("key", "segment")  # estimated mattes only
+        # a key's edges are already solved by the keyer's two-colour model (the guided filter costs fg MSE there)
+        self.refine = st.refine and self.matte.mode == "segment"
         if st.grain or st.edge_blur:  # one measurement per shot (a per-frame estimate would flicker)
             self.plate_stats = {"blur_sigma": float(np.mean([edge_softness(r) for r in job.refs])),
                                 "grain_sigma": float(np.mean([grain_level(r) for r in job.refs]))}

@@ -50,6 +50,8 @@ def ablation_stages(method: str) -> dict:
     d = _default(stage)
     if isinstance(d, bool):
         return {stage: not d}
+    if isinstance(d, str):  # a mode (repair): its ablation is "off"
+        return {stage: "off"}
     return {stage: 0.0 if d else ABLATE_STRENGTH}
 
 
