@@ -30,7 +30,7 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
     camera: "auto", "static", a path file, or moves like "pan=0.2,zoom=1.1".
     prompt: the structured prompt's fields (used by the dit engine, recorded by both).
     dit: DitSpec fields for engine="dit", e.g. {"model": "ckpt/", "steps": 30, "guidance": 5.0, "seed": 0}.
-    stages: further Stages fields of the composite engine, e.g. {"contact_shadow": 0.4, "repair": False}.
+    stages: further Stages fields of the composite engine, e.g. {"contact_shadow": 0.4, "repair": "off"}.
     """
     refs = []
     for i, r in enumerate(references):

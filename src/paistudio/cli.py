@@ -135,7 +135,8 @@ def bench(ctx: typer.Context):
     parser.add_argument("--refs", nargs="+", type=int, default=[1, 3], help="reference counts to run (1, 2, 3)")
     parser.add_argument("--defects", action="store_true", help="also run the robustness track (damaged input masks)")
     parser.add_argument("--ablate", nargs="+", default=[], choices=list(ABLATABLE),
-                        help="also run the composite engine with each of these stages off (methods composite-no-STAGE)")
+                        help="also run the composite engine with each of these stages toggled from its default "
+                             "(methods composite-no-STAGE / composite-with-STAGE)")
     parser.add_argument("--background", type=Path,
                         help="new background photo for the plain track (default: the repository's samples/walk/middle.jpg)")
     parser.add_argument("--lpips", type=Path, help="local TorchScript LPIPS weights (else LPIPS is not reported)")

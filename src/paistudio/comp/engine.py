@@ -72,7 +72,7 @@ class CompositeEngine:
         self.plate: PlateRenderer | None = None
         self.relighter: Relighter | None = None
         self.repairer: MatteRepairer | None = None
-        self.refine = False  # guided-filter refinement of the matte (estimated mattes only)
+        self.refine = False  # guided-filter refinement of the matte (segmented mattes only)
         self.edges = EdgeSettings()  # the edge stages after unmixing (refinement runs before it, see _frame)
         self.plate_stats: dict[str, float] = {}  # the references' blur and grain, measured once per shot
         self.timings: dict[str, float] = {}
@@ -198,6 +198,7 @@ class CompositeEngine:
         box = (slice(max(0, y0 + y - grow), min(H, y0 + y + h + grow)),
                slice(max(0, x0 + x - grow), min(W, x0 + x + w + grow)))
         fg, a = np.ascontiguousarray(frame[box]), alpha[box]
+        given = a  # a view of the frame's alpha
         if self.refine:  # guided by the frame as shot, before unmixing changes the edge colours
             a = refine_alpha(fg, a)
         if despill and backing is not None:
@@ -206,7 +207,7 @@ class CompositeEngine:
             fg = self.relighter.apply(fg, t)
         fg, a = harmonize_edges(fg, a, out[box], self.edges, seed=t, plate_sigma=self.plate_stats.get("blur_sigma"),
                                 plate_grain=self.plate_stats.get("grain_sigma"))
-        if a is not alpha[box]:
+        if a is not given:  # refined or softened: the output's alpha (layers, ProRes) follows
             alpha[box] = a
         out[box] = composite(fg, a, out[box])
         return fg, box

@@ -81,7 +81,6 @@ class LightSample:
                 ring = cv2.bitwise_and(ring, cv2.bitwise_not(fg_mask))
         lin = cv2.LUT(np.ascontiguousarray(plate_small), SRGB_TO_LINEAR)
         if not ring.any():
-            ring[:] = 255
             return cls(np.asarray(fg_mean, np.float64), np.asarray(cv2.mean(lin)[:3], np.float64))
         mean = cv2.mean(lin, mask=ring)[:3]
         centre, half = ((x0 + x1) / 2, (y0 + y1) / 2), (max(1.0, (x1 - x0) / 2), max(1.0, (y1 - y0) / 2))

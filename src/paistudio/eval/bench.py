@@ -35,6 +35,13 @@ from .restore import SCREEN_GREEN, load_clip, track_clip
 
 ENGINES = ("composite", "dit")
 ABLATABLE = ("relight", "despill", "parallax", "repair", "refine", "edge_blur", "light_wrap", "grain", "contact_shadow")
+BG_DILATE_PX = 7  # background = outside the true mask dilated this much (soft edges and halo excluded)
+FG_ERODE_PX = 3  # foreground = the true mask eroded this much (the solid subject, for preservation)
+SSIM_REACH_PX = 5  # SSIM's window (Gaussian sigma 1.5, 11 px) reaches this far: masked SSIM keeps this clear of the edge
+TRACK_DILATE_PX = 12  # motion tracks start and are hidden outside the mask dilated this much
+GRID_STEP = 16  # px between Motion Consistency query points (854x480: ~1,300 points before the mask)
+FLICKER_SCALE = 0.5  # flicker is measured at half resolution (the optical flow dominates its cost)
+CASE_SEED = 0
 ABLATE_STRENGTH = 0.25  # the strength a stage whose default is 0 (light_wrap, contact_shadow) is tried at
 
 
@@ -57,13 +64,6 @@ def ablation_stages(method: str) -> dict:
 
 def _default(stage: str):
     return getattr(Stages(), stage)
-BG_DILATE_PX = 7  # background = outside the true mask dilated this much (soft edges and halo excluded)
-FG_ERODE_PX = 3  # foreground = the true mask eroded this much (the solid subject, for preservation)
-SSIM_REACH_PX = 5  # SSIM's window (Gaussian sigma 1.5, 11 px) reaches this far: masked SSIM keeps this clear of the edge
-TRACK_DILATE_PX = 12  # motion tracks start and are hidden outside the mask dilated this much
-GRID_STEP = 16  # px between Motion Consistency query points (854x480: ~1,300 points before the mask)
-FLICKER_SCALE = 0.5  # flicker is measured at half resolution (the optical flow dominates its cost)
-CASE_SEED = 0
 
 
 @dataclass
