@@ -160,15 +160,16 @@ def test_ctrl_c_mid_render_leaves_no_output(tmp_path):
 
 def test_stage_switches_reach_the_shot(inputs, tmp_path, monkeypatch):
     _ok(monkeypatch, "replace", inputs["fg"], "--ref", inputs["ref"], "-o", tmp_path / "a.mp4", "--quiet",
-        "--repair", "on", "--refine", "off", "--edge-blur", "off", "--light-wrap", "0.4", "--grain", "on",
-        "--parallax", "off", "--contact-shadow", "0.3", "--relight-direction", "0.2")
+        "--repair", "on", "--complete", "on", "--refine", "off", "--edge-blur", "off", "--light-wrap", "0.4",
+        "--grain", "on", "--parallax", "off", "--contact-shadow", "0.3", "--relight-direction", "0.2")
     stages = json.loads((tmp_path / "a.shot.json").read_text())["stages"]
-    assert stages == {**stages, "repair": "on", "refine": False, "edge_blur": False, "light_wrap": 0.4,
-                      "grain": True, "parallax": False, "contact_shadow": 0.3, "relight_direction": 0.2}
+    assert stages == {**stages, "repair": "on", "complete": "on", "refine": False, "edge_blur": False,
+                      "light_wrap": 0.4, "grain": True, "parallax": False, "contact_shadow": 0.3, "relight_direction": 0.2}
     _ok(monkeypatch, "replace", inputs["fg"], "--ref", inputs["ref"], "-o", tmp_path / "f.mp4", "--quiet",
         "--quality", "fast", "--light-wrap", "0.4")
     fast = json.loads((tmp_path / "f.shot.json").read_text())["stages"]
-    assert (fast["repair"], fast["refine"], fast["light_wrap"], fast["parallax"]) == ("off", False, 0.0, False)
+    assert (fast["repair"], fast["complete"], fast["refine"], fast["light_wrap"], fast["parallax"]) == \
+        ("off", "off", False, 0.0, False)
     assert fast["relight"] and fast["despill"]  # fast keeps the core stages
 
 
@@ -176,6 +177,7 @@ def test_stage_switches_reach_the_shot(inputs, tmp_path, monkeypatch):
     (["--quality", "best"], "--quality takes full or fast"),
     (["--light-wrap", "1.5"], "stages.light_wrap: must be between 0 and 1"),
     (["--repair", "maybe"], "stages.repair: 'maybe' is not one of auto, on, off"),
+    (["--complete", "maybe"], "stages.complete: 'maybe' is not one of auto, on, off"),
 ])
 def test_bad_stage_values_are_named(inputs, tmp_path, monkeypatch, capsys, args, message):
     code, err = run(monkeypatch, capsys, "replace", inputs["fg"], "--ref", inputs["ref"], "-o", tmp_path / "o.mp4",

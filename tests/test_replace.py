@@ -212,3 +212,51 @@ def test_a_hole_in_the_keyed_subject_is_repaired_and_reported(tmp_path):
 def test_which_mattes_are_repaired(setting, mode, applies):
     from paistudio.comp.engine import repairs
     assert repairs(setting, mode) is applies
+
+
+def test_matte_completion_gives_back_a_leg_the_matte_file_cut_off(tmp_path):
+    """Plain footage whose matte file lacks the left leg in every frame: with --complete on the leg is
+    composited from the frame (the camera is tracked on the footage's own background), off the plate shows."""
+    from tests.comp.test_complete import frames as walking
+    from tests.comp.test_repair import drop_leg
+    from tests.media import write_sequence
+    clip = list(walking(14))
+    seq = write_sequence(tmp_path / "fg", [f for f, _ in clip])
+    mattes = [drop_leg(a) for _, a in clip]
+    matte = write_sequence(tmp_path / "matte", [np.repeat(m[..., None], 3, -1) for m in mattes])
+    red = np.zeros((240, 320, 3), np.uint8)
+    red[..., 0] = 230
+    ref = write_image(tmp_path / "red.png", red)
+    kw = {"matte": matte, "fps": Fraction(24), "codec": "ffv1", "relight": False}
+    on = paistudio.replace(seq, [ref], tmp_path / "on.mkv", stages={"complete": "on"}, **kw)
+    off = paistudio.replace(seq, [ref], tmp_path / "off.mkv", **kw)  # auto: a matte file is taken as authored
+    assert on["engine"]["camera"]["source"] == "tracked-backing"
+    leg = np.stack([(a > 250) & (m == 0) for (_, a), m in zip(clip, mattes)])[6:]
+    truth = np.stack([f for f, _ in clip])[6:].astype(np.float32)
+    err = {name: np.abs(_read(tmp_path / f"{name}.mkv")[6:, ..., :3] - truth).mean(axis=-1)[leg].mean()
+           for name in ("on", "off")}
+    print(f"leg error: completion on {err['on']:.1f}, off {err['off']:.1f}")
+    assert err["on"] < 0.3 * err["off"]
+    assert on["engine"]["complete"]["frames_completed"] >= 12 and "complete" not in off["engine"]
+
+
+def test_matte_completion_on_a_key_is_skipped_with_a_warning(tmp_path):
+    frames, *_ = green_screen_clip(6, 128, 80, seed=4)
+    fg = write_video(tmp_path / "fg.mp4", frames)
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    auto = paistudio.replace(fg, [ref], tmp_path / "a.mp4")
+    assert "complete" not in auto["engine"] and not any("completion" in w for w in auto["warnings"])
+    record = paistudio.replace(fg, [ref], tmp_path / "o.mp4", stages={"complete": "on"})
+    assert "complete" not in record["engine"]
+    assert any("matte completion applies to plain footage" in w and "key matte on a screen" in w
+               for w in record["warnings"])
+
+
+@pytest.mark.parametrize("setting, mode, screen, applies", [
+    ("auto", "segment", False, True), ("auto", "file", False, False), ("on", "file", False, True),
+    ("on", "file", True, False), ("on", "key", True, False), ("on", "alpha", False, False),
+    ("off", "segment", False, False),
+])
+def test_which_mattes_are_completed(setting, mode, screen, applies):
+    from paistudio.comp.engine import completes
+    assert completes(setting, mode, screen) is applies

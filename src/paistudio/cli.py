@@ -52,13 +52,17 @@ def replace(
     despill: str = typer.Option("on", help="on | off: unmix the screen colour from edges."),
     repair: str = typer.Option("auto", help="auto | on | off: fill holes and briefly lost parts of the matte; auto: "
                                             "matte files and --matte segment, on: keys too (never an alpha channel)."),
+    complete: str = typer.Option("auto", help="auto | on | off: plain footage: add parts of the subject the matte "
+                                              "cut off (they look like it and do not move with the camera); auto: "
+                                              "--matte segment, on: matte files too (may take in look-alike "
+                                              "background)."),
     refine: str = typer.Option("on", help="on | off: guided-filter refinement of a segmented matte's edge."),
     edge_blur: str = typer.Option("on", "--edge-blur", help="on | off: soften the edge to a blurrier plate."),
     light_wrap: float = typer.Option(0.0, help="0-1: the plate's light wrapped onto the subject's rim (0 = off; "
                                                "it changes opaque edge pixels)."),
     grain: str = typer.Option("off", help="on | off: give a subject cleaner than the plate the plate's grain."),
-    quality: str = typer.Option("full", help="full | fast: fast switches repair, refine, edge blur, light wrap, "
-                                             "grain and parallax off (the other options then change nothing)."),
+    quality: str = typer.Option("full", help="full | fast: fast switches repair, completion, refine, edge blur, "
+                                             "light wrap, grain and parallax off (the other options then change nothing)."),
     parallax: str = typer.Option("on", help="on | off: move references along their residual flow between anchors "
                                             "when the scene has depth (off: one homography per frame)."),
     relight_direction: float = typer.Option(0.0, help="0-1: shade the subject with the plate's light direction "
@@ -76,7 +80,8 @@ def replace(
     record = api.replace(foreground, ref, output, matte=matte, backing=backing, camera=camera, codec=codec,
                          layers=layers, overwrite=overwrite, audio=not no_audio, engine=engine,
                          relight=_switch("relight", relight), despill=_switch("despill", despill),
-                         stages=_stages(quality, repair=repair, refine=_switch("refine", refine),
+                         stages=_stages(quality, repair=repair, complete=complete,
+                                        refine=_switch("refine", refine),
                                         edge_blur=_switch("edge-blur", edge_blur), light_wrap=light_wrap,
                                         grain=_switch("grain", grain), parallax=_switch("parallax", parallax),
                                         relight_direction=relight_direction, contact_shadow=contact_shadow),
@@ -275,7 +280,7 @@ def _sample_photo() -> Path | None:
         return None
 
 
-FAST_OFF = {"repair": "off", "refine": False, "edge_blur": False, "light_wrap": 0.0, "grain": False,
+FAST_OFF = {"repair": "off", "complete": "off", "refine": False, "edge_blur": False, "light_wrap": 0.0, "grain": False,
             "parallax": False}  # what --quality fast switches off: the optional per-frame stages
 
 

@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 MAX_REFERENCES = 3
 ENGINES = ("composite", "dit")
 MATTE_MODES = ("auto", "key", "file", "alpha", "segment")
-REPAIR_MODES = ("auto", "on", "off")
+STAGE_MODES = ("auto", "on", "off")  # repair, complete: auto applies to the mattes that need it
 BACKINGS = ("auto", "green", "blue")
 CAMERA_MODES = ("auto", "static", "file", "moves")
 CODECS = ("h264", "prores4444", "ffv1", "png")
@@ -185,6 +185,9 @@ class Stages:
     parallax: bool = True  # move references along their residual flow between anchors when the scene has depth
     repair: str = "auto"  # fill holes and briefly lost parts of the matte: auto (matte files and segmentation, whose
     #                       holes are errors; not keys, whose holes show the real screen) | on (keys too) | off
+    complete: str = "auto"  # plain footage: add parts of the subject the matte cut off (they look like it and do not
+    #                         move with the camera): auto (segmentation, whose masks lose limbs) | on (matte files
+    #                         too; on clean ones it takes in look-alike background) | off. Never keys or alpha.
     refine: bool = True  # guided-filter refinement of a segmented matte's edge (a key has its own edge model)
     edge_blur: bool = True  # soften the matte's edge to a blurrier plate (a defocused background photo)
     light_wrap: float = 0.0  # share of the plate's light screened onto the subject's rim (0 = off: it alters opaque
@@ -257,7 +260,8 @@ class Shot:
             raise ShotError("output.crf", "must be 0..51")
         _choice("output.preset", self.output.preset, X264_PRESETS)
         _choice("stages.engine", self.stages.engine, ENGINES)
-        _choice("stages.repair", self.stages.repair, REPAIR_MODES)
+        _choice("stages.repair", self.stages.repair, STAGE_MODES)
+        _choice("stages.complete", self.stages.complete, STAGE_MODES)
         for name in ("relight_direction", "contact_shadow", "light_wrap"):
             if not 0.0 <= getattr(self.stages, name) <= 1.0:
                 raise ShotError(f"stages.{name}", "must be between 0 and 1 (0 = off)")

@@ -204,3 +204,12 @@ def test_ablation_runs_the_composite_engine_with_each_stage_off(clips, tmp_path)
     assert "| composite-no-relight | 1 |" in md
     with pytest.raises(InputError, match="cannot ablate"):
         BenchSpec(clips=[d], out=tmp_path / "x", ablate=["sharpen"]).check()
+
+
+def test_a_mode_stage_is_ablated_both_ways():
+    from paistudio.eval.bench import ablation_methods, ablation_stages
+    assert ablation_methods("complete") == ["composite-no-complete", "composite-with-complete"]
+    assert ablation_stages("composite-no-complete") == {"complete": "off"}
+    assert ablation_stages("composite-with-repair") == {"repair": "on"}  # keys too, not only what auto repairs
+    assert ablation_methods("relight") == ["composite-no-relight"]
+    assert ablation_methods("grain") == ["composite-with-grain"]

@@ -2,8 +2,9 @@
 
 analysis (low res: matte, camera tracking, light statistics) → camera path → plate renderer (+ parallax
 flow) → relight plan, then the render pass streams full-resolution chunks: alpha → matte repair → matte
-refinement → unmix/despill edges → relight → edge blur, light wrap, grain → contact shadow → composite in
-linear light over the plate. Each stage is a small module in `paistudio.comp`; this file only wires them.
+completion (plain footage) → refinement → unmix/despill edges → relight → edge blur, light wrap, grain → contact
+shadow → composite in linear light over the plate. Each stage is a small module in `paistudio.comp`; this file
+only wires them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..io.video import read_chunks
 from ..progress import Progress
 from .analysis import Analysis, analyse
 from .camera import CameraChoice, choose_camera
+from .complete import MatteCompleter
 from .edges import MIN_EDGE_BLUR, EdgeSettings, edge_softness, grain_level, harmonize_edges, refine_alpha
 from .harmonize import composite, foreground_layer, unmix_foreground
 from .matte import MatteSource, open_matte
@@ -40,6 +42,15 @@ class RenderedChunk:
     alpha: np.ndarray  # [T, H, W] uint8
     plate: np.ndarray | None  # [T, H, W, 3] uint8 (only when layers are asked for)
     foreground: np.ndarray | None  # [T, H, W, 4] uint8 straight-alpha RGBA (only with layers)
+
+
+def completes(setting: str, matte_mode: str, screen: bool) -> bool:
+    """Whether `stages.complete` applies: plain footage only (on a screen a lost part shows the screen, an alpha
+    channel is authoritative); `auto` completes segmentation, whose masks lose limbs, `on` matte files too (on
+    clean DAVIS mattes it adds background that looks and moves like the subject: 4 % of its area)."""
+    if setting == "off" or screen or matte_mode not in ("file", "segment"):
+        return False
+    return setting == "on" or matte_mode == "segment"
 
 
 def repairs(setting: str, matte_mode: str) -> bool:
@@ -72,6 +83,7 @@ class CompositeEngine:
         self.plate: PlateRenderer | None = None
         self.relighter: Relighter | None = None
         self.repairer: MatteRepairer | None = None
+        self.completer: MatteCompleter | None = None
         self.refine = False  # guided-filter refinement of the matte (segmented mattes only)
         self.edges = EdgeSettings()  # the edge stages after unmixing (refinement runs before it, see _frame)
         self.plate_stats: dict[str, float] = {}  # the references' blur and grain, measured once per shot
@@ -101,6 +113,12 @@ class CompositeEngine:
         st = shot.stages
         if repairs(st.repair, self.matte.mode):
             self.repairer = MatteRepairer(screen=self.matte.backing is not None)
+        if completes(st.complete, self.matte.mode, self.matte.backing is not None):
+            self.completer = MatteCompleter(self.camera.homographies, size)
+        elif st.complete == "on":
+            job.warnings.append(f"matte completion applies to plain footage (a matte file or --matte segment), not to "
+                                f"a {self.matte.mode} matte{' on a screen' if self.matte.backing is not None else ''}; "
+                                "it was skipped")
         # a key's edges are already solved by the keyer's two-colour model (the guided filter costs fg MSE there)
         self.refine = st.refine and self.matte.mode == "segment"
         if st.grain or st.edge_blur:  # one measurement per shot (a per-frame estimate would flicker)
@@ -145,6 +163,8 @@ class CompositeEngine:
                     frame, alphas[i] = fixed.frame, fixed.alpha
                     if fixed.filled_px:
                         search = None  # a repaired part may reach beyond the keyed box
+                if self.completer is not None:
+                    alphas[i] = self.completer.complete(np.ascontiguousarray(frame[..., :3]), alphas[i], t)
                 self.plate.frame(t, out=out[i])
                 if layers:
                     plates[i] = out[i]  # the plate layer stays clean: a compositor adds its own shadow
@@ -218,6 +238,8 @@ class CompositeEngine:
             d["camera"] = {"source": self.camera.source, **self.camera.details}
         if self.repairer is not None:
             d["repair"] = self.repairer.summary()
+        if self.completer is not None:
+            d["complete"] = self.completer.summary()
         if self.plate_stats:
             d["plate"] = {k: round(v, 3) for k, v in self.plate_stats.items()}
         if self.plate is not None and self.plate.parallax is not None:

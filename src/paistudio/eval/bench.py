@@ -34,7 +34,8 @@ from .report import is_ablation
 from .restore import SCREEN_GREEN, load_clip, track_clip
 
 ENGINES = ("composite", "dit")
-ABLATABLE = ("relight", "despill", "parallax", "repair", "refine", "edge_blur", "light_wrap", "grain", "contact_shadow")
+ABLATABLE = ("relight", "despill", "parallax", "repair", "complete", "refine", "edge_blur", "light_wrap", "grain",
+             "contact_shadow")
 BG_DILATE_PX = 7  # background = outside the true mask dilated this much (soft edges and halo excluded)
 FG_ERODE_PX = 3  # foreground = the true mask eroded this much (the solid subject, for preservation)
 SSIM_REACH_PX = 5  # SSIM's window (Gaussian sigma 1.5, 11 px) reaches this far: masked SSIM keeps this clear of the edge
@@ -45,10 +46,13 @@ CASE_SEED = 0
 ABLATE_STRENGTH = 0.25  # the strength a stage whose default is 0 (light_wrap, contact_shadow) is tried at
 
 
-def ablation_method(stage: str) -> str:
-    """The method name of the composite engine with `stage` toggled from its default: composite-no-STAGE for a
-    stage that is on by default, composite-with-STAGE for one that is off."""
-    return f"composite-{'no' if _default(stage) else 'with'}-{stage}"
+def ablation_methods(stage: str) -> list[str]:
+    """The method names of the composite engine with `stage` toggled from its default: composite-no-STAGE for a
+    stage that is on by default, composite-with-STAGE for one that is off, both for a mode (repair, complete),
+    whose default `auto` is on for some mattes and off for others."""
+    if isinstance(_default(stage), str):
+        return [f"composite-no-{stage}", f"composite-with-{stage}"]
+    return [f"composite-{'no' if _default(stage) else 'with'}-{stage}"]
 
 
 def ablation_stages(method: str) -> dict:
@@ -57,8 +61,8 @@ def ablation_stages(method: str) -> dict:
     d = _default(stage)
     if isinstance(d, bool):
         return {stage: not d}
-    if isinstance(d, str):  # a mode (repair): its ablation is "off"
-        return {stage: "off"}
+    if isinstance(d, str):  # a mode (repair, complete): "off", or "on" for every matte it can apply to
+        return {stage: "off" if method.startswith("composite-no-") else "on"}
     return {stage: 0.0 if d else ABLATE_STRENGTH}
 
 
@@ -334,7 +338,7 @@ def _bench_clip(job) -> tuple[list[dict], list[str], str, float | None]:
                           defects=defects,
                           background=spec.background if track == "plain" else None, source=source)
         counts = [1] if track == "plain" else spec.refs  # the plain track has one reference: the new photo
-        variants = list(spec.engines) + [ablation_method(a) for a in spec.ablate]
+        variants = list(spec.engines) + [m for a in spec.ablate for m in ablation_methods(a)]
         runs = [(e, k) for e in variants for k in counts] + [(b, 0) for b in baselines]
         for method, count in runs:
             dit = {"model": str(spec.dit_model), "steps": spec.dit_steps} if spec.dit_model else None
