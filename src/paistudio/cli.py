@@ -141,7 +141,8 @@ def bench(ctx: typer.Context):
     parser.add_argument("--defects", action="store_true", help="also run the robustness track (damaged input masks)")
     parser.add_argument("--ablate", nargs="+", default=[], choices=list(ABLATABLE),
                         help="also run the composite engine with each of these stages toggled from its default "
-                             "(methods composite-no-STAGE / composite-with-STAGE)")
+                             "(methods composite-no-STAGE / composite-with-STAGE; a mode, repair or complete, runs both "
+                             "off and on)")
     parser.add_argument("--background", type=Path,
                         help="new background photo for the plain track (default: the repository's samples/walk/middle.jpg)")
     parser.add_argument("--lpips", type=Path, help="local TorchScript LPIPS weights (else LPIPS is not reported)")
