@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import FormatError, InputError
 from .colour import GRID_COLS, SRGB_TO_LINEAR, Pixels, check_alpha, check_rgb, nonzero, to_srgb
-from .key import _shrink
+from .blocks import box_means
 
 _ALPHA = (np.arange(256) / 255.0).astype(np.float32)  # [256] alpha code → a
 # edge_softness: a step blurred by σ has gradient energy ∝ 1/sqrt(σ² + b) at pyramid levels 0 and 2; b fitted on
@@ -105,7 +105,7 @@ class _Cells:
         ph, pw = -v.shape[0] % self.s, -v.shape[1] % self.s
         if ph or pw:
             v = cv2.copyMakeBorder(v, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
-        return _shrink(v, self.s)
+        return box_means(v, self.s)
 
     def pixels(self, cells: np.ndarray) -> tuple[Pixels, np.ndarray, np.ndarray] | None:
         """The full-size pixels of the nonzero cells of a uint8 1/s mask (indexing the whole image) and their

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..errors import FormatError, InputError
+from .blocks import box_means, enclosed
 from .colour import SRGB_TO_LINEAR, Pixels, check_rgb
 
 _CHANNEL = {"green": 1, "blue": 2}
@@ -146,7 +147,7 @@ def refine_edges(frame: np.ndarray, alpha: np.ndarray, backing: Backing, radius:
     bh, bw = core.shape
     solid = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2RGBA)  # [bh, bw, 4], alpha channel 255 …
     solid = cv2.bitwise_and(solid, solid, mask=core)  # … so this holds colour·core and core itself
-    small = _shrink(solid, LOCAL_SCALE).astype(np.float32)  # [sh, sw, 4] 4x4 means
+    small = box_means(solid, LOCAL_SCALE).astype(np.float32)  # [sh, sw, 4] 4x4 means
     sh, sw = small.shape[:2]
     k = max(3, 2 * round((2 * radius + 3) / LOCAL_SCALE / 2 - 0.5) + 1)  # odd, spans about 2·radius + 3 px
     small = cv2.blur(small, (k, k))  # local means of colour·core and of core (×255)
@@ -174,22 +175,9 @@ def refine_edges(frame: np.ndarray, alpha: np.ndarray, backing: Backing, radius:
     return out
 
 
-def _shrink(img: np.ndarray, factor: int) -> np.ndarray:
-    """factor x factor box means (exact when the sides are multiples of `factor`, close otherwise).
-
-    A power of two goes by bilinear halvings (each exactly a 2x2 mean, about 5x faster than INTER_AREA here).
-    """
-    if factor & (factor - 1):
-        return cv2.resize(img, (img.shape[1] // factor, img.shape[0] // factor), interpolation=cv2.INTER_AREA)
-    while factor > 1:
-        img = cv2.resize(img, (max(1, img.shape[1] // 2), max(1, img.shape[0] // 2)), interpolation=cv2.INTER_LINEAR)
-        factor //= 2
-    return img
-
-
 def _span(start: int, length: int, margin: int, limit: int) -> tuple[int, int]:
     """[start − margin, start + length + margin) clipped to the frame, grown to a multiple of LOCAL_SCALE when
-    it fits (so that `_shrink`'s halvings are exact box means)."""
+    it fits (so that `box_means`'s halvings are exact box means)."""
     lo, hi = max(0, start - margin), min(limit, start + length + margin)
     grow = -(hi - lo) % LOCAL_SCALE
     up = min(grow, limit - hi)
@@ -210,7 +198,7 @@ def clean_matte(alpha: np.ndarray, min_area_frac: float = 2e-4, factor: int = 4,
                           f"{getattr(alpha, 'shape', '')}; convert it to 0..255 single-channel")
     h, w = alpha.shape
     padded = cv2.copyMakeBorder(alpha, 0, -h % factor, 0, -w % factor, cv2.BORDER_CONSTANT, value=0)
-    small = _shrink(padded, factor)  # [⌈h/f⌉, ⌈w/f⌉] whole blocks: exact means
+    small = box_means(padded, factor)  # [⌈h/f⌉, ⌈w/f⌉] whole blocks: exact means
     limit = max(4, int(min_area_frac * small.size))  # at least a 2x2 low-res blob (8x8 px at full size)
     if small.size <= 4 * limit:
         return alpha  # a frame this small is all "speck": nothing to tell apart
@@ -220,7 +208,7 @@ def clean_matte(alpha: np.ndarray, min_area_frac: float = 2e-4, factor: int = 4,
         _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
         tiny = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] <= limit) + 1
         if value == 255:
-            tiny = _interior(stats, tiny, small.shape)
+            tiny = enclosed(stats, tiny, small.shape)
         if len(tiny) == 0:
             continue
         fixed = alpha.copy() if fixed is alpha else fixed
@@ -244,9 +232,3 @@ def _paint(alpha: np.ndarray, region: np.ndarray, bx: int, by: int, factor: int,
     cx0, cy0 = max(0, x0), max(0, y0)
     cx1, cy1 = min(w, x0 + up.shape[1]), min(h, y0 + up.shape[0])
     alpha[cy0:cy1, cx0:cx1][up[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] > 0] = value
-
-
-def _interior(stats: np.ndarray, ids: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The components among `ids` that do not touch the border (a hole is enclosed; the screen around is not)."""
-    x, y, bw, bh = (stats[ids, i] for i in range(4))
-    return ids[(x > 0) & (y > 0) & (x + bw < shape[1]) & (y + bh < shape[0])]

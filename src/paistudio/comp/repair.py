@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import FormatError, InputError
 from .colour import Pixels, check_alpha, check_rgb
-from .key import _interior, _shrink
+from .blocks import box_means, enclosed
 
 HOLE_ALPHA = 127  # alpha at or below this is "not foreground" inside a hole
 SOLID = 192  # warped previous alpha at or above this was foreground
@@ -166,8 +166,8 @@ class MatteRepairer:
             self._prev = None
             return RepairResult(alpha, frame, 0, 0, 0)
         ws, ls, out = _sl(work), _sl([v // f for v in work]), _Out(frame, alpha)
-        small = _shrink(alpha[ws], f)  # [sh, sw] block means
-        low_rgb = _shrink(frame[ws], f) if s.temporal else None  # [sh, sw, 3]
+        small = box_means(alpha[ws], f)  # [sh, sw] block means
+        low_rgb = box_means(frame[ws], f) if s.temporal else None  # [sh, sw, 3]
         grey = cv2.cvtColor(low_rgb, cv2.COLOR_RGB2GRAY) if s.temporal else None
         if s.temporal and not self._lo:
             self._lo = tuple(np.zeros((shape[0] // f, shape[1] // f), np.uint8) for _ in range(2))
@@ -181,7 +181,7 @@ class MatteRepairer:
             tot["scene_cuts"] += motion is None
             if motion:
                 self._propagate(out, work, small, low_rgb, motion)
-                small = small if out.alpha is alpha else _shrink(out.alpha[ws], f)
+                small = small if out.alpha is alpha else box_means(out.alpha[ws], f)
         if s.fill_holes:
             self._fill_holes(out, work, small, motion)
         if motion and s.edge_blend > 0:
@@ -192,7 +192,7 @@ class MatteRepairer:
             removed = cv2.countNonZero(cv2.subtract(alpha[ws], out.alpha[ws]))
         if s.temporal:
             unchanged = out.alpha is alpha
-            self._store(out, work, ls, grey, small if unchanged else _shrink(out.alpha[ws], f),
+            self._store(out, work, ls, grey, small if unchanged else box_means(out.alpha[ws], f),
                         (x, y, x + w, y + h) if unchanged else None)
         for k, v in (("filled_px", filled), ("removed_px", removed), ("colour_filled_px", out.coloured),
                      ("frames_repaired", bool(filled or removed or out.coloured))):
@@ -297,7 +297,7 @@ class MatteRepairer:
         f = self.scale
         limit = self.settings.max_hole_frac * cv2.countNonZero(cv2.inRange(small, 128, 255)) * f * f
         n, _, stats, _ = cv2.connectedComponentsWithStats(cv2.inRange(small, 0, 239), connectivity=8)
-        ids = _interior(stats, np.arange(1, n), small.shape)  # not-solid blocks enclosed by solid ones
+        ids = enclosed(stats, np.arange(1, n), small.shape)  # not-solid blocks enclosed by solid ones
         for i in ids[np.argsort(-stats[ids, _AREA])][:MAX_HOLES]:
             bx, by, bw, bh = (int(v) for v in stats[i, :4])
             r = (work[0] + bx * f, work[1] + by * f, work[0] + (bx + bw) * f, work[1] + (by + bh) * f)
@@ -308,7 +308,7 @@ class MatteRepairer:
         rs, width = _sl(r), out.alpha.shape[1]
         low = cv2.inRange(out.alpha[rs], 0, HOLE_ALPHA)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
-        ids = _interior(stats, np.arange(1, n), labels.shape)
+        ids = enclosed(stats, np.arange(1, n), labels.shape)
         ids = ids[stats[ids, _AREA] <= limit]
         if len(ids) == 0:
             return
