@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from paistudio.eval.restore import MARKER_BLUE, MARKER_GREEN, screen  # noqa: F401  (re-exported for tests)
-from paistudio.eval.restore import SCREEN_BLUE as BLUE_BACKING
+from paistudio.eval.restore import SCREEN_BLUE as BLUE_BACKING  # noqa: F401  (re-exported for tests)
 from paistudio.eval.restore import SCREEN_GREEN as GREEN_BACKING
 
 

@@ -33,6 +33,7 @@ from .colour import check_alpha, check_rgb
 
 HISTORY_WIDTH = 640  # past frames are kept at most this wide
 MIN_MATTE_PX = 64  # a matte with fewer opaque pixels has no subject to complete
+GRABCUT_SEED = 0  # OpenCV's RNG is reset to this before each GrabCut (else a render depends on what ran before)
 MATCH_BLUR = 5  # px (work scale): box blur before a candidate pixel is compared with a past frame
 
 
@@ -142,6 +143,7 @@ class MatteCompleter:
         gc[matte] = cv2.GC_PR_FGD
         gc[core] = cv2.GC_FGD
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(GRABCUT_SEED)  # its colour models start from k-means on OpenCV's RNG: same input, same matte
         try:
             cv2.grabCut(crop[..., ::-1].copy(), gc, None, bgd, fgd, self.settings.iterations, cv2.GC_INIT_WITH_MASK)
         except cv2.error:  # a colour model with too few samples (a tiny or one-coloured crop)
