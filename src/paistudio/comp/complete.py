@@ -70,7 +70,7 @@ class MatteCompleter:
         self.g = min(1.0, HISTORY_WIDTH / w)  # history scale
         self.history: deque[tuple[int, np.ndarray]] = deque(maxlen=max(settings.lags))
         self.frames = self.completed = 0
-        self.added_share: list[float] = []
+        self.added_share_sum = 0.0  # sum over completed frames of the added area / the matte's area
 
     def complete(self, frame: np.ndarray, alpha: np.ndarray, t: int) -> np.ndarray:
         """The completed alpha `[H, W]` uint8 (the input itself when nothing is added)."""
@@ -84,18 +84,18 @@ class MatteCompleter:
         return out
 
     def summary(self) -> dict:
-        share = float(np.mean(self.added_share)) if self.added_share else 0.0
+        share = self.added_share_sum / self.completed if self.completed else 0.0
         return {"frames": self.frames, "frames_completed": self.completed, "mean_added_share": round(share, 4)}
 
     def _complete(self, frame, alpha, t):
         st = self.settings
-        solid = alpha > 127
-        ys, xs = np.nonzero(solid)
+        solid = cv2.inRange(alpha, 128, 255)
         past = [(u, f) for u, f in self.history if t - u in self._lags(t)]
-        if len(ys) < MIN_MATTE_PX or not past:
+        if cv2.countNonZero(solid) < MIN_MATTE_PX or not past:
             return alpha
         H, W = alpha.shape
-        x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+        x0, y0, bw, bh = cv2.boundingRect(solid)
+        x1, y1 = x0 + bw, y0 + bh
         r = int(st.band * max(x1 - x0, y1 - y0)) + 2
         X0, X1, Y0, Y1 = max(0, x0 - r), min(W, x1 + r), max(0, y0 - r), min(H, y1 + r)
         s = min(1.0, st.work_px / max(X1 - X0, Y1 - Y0))
@@ -126,7 +126,7 @@ class MatteCompleter:
         out = alpha.copy()
         np.maximum(out[Y0:Y1, X0:X1], soft, out=out[Y0:Y1, X0:X1])
         self.completed += 1
-        self.added_share.append(float(add.sum()) / max(1, int(matte.sum())))
+        self.added_share_sum += float(add.sum()) / max(1, int(matte.sum()))
         return out
 
     def _lags(self, t: int) -> set[int]:
