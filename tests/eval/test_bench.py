@@ -119,6 +119,23 @@ def test_ground_truth_scores_perfectly_against_itself(clips):
     assert scorer.score(still, pixel_gt=True)[0]["motion_consistency"] < 0.05
 
 
+def test_edge_mse_sees_what_the_fg_and_bg_regions_leave_out(clips):
+    """An output wrong only within 2 px of the true outline (a soft or haloed matte edge): fg and bg MSE stay 0,
+    edge MSE does not; on the plain track (no background truth) edge MSE is not reported."""
+    import cv2
+    clip = load_clip(clips[0] / "pan_a")
+    scorer = ClipScorer(clip.frames, clip.masks, Lpips(None))
+    out = clip.frames.copy()
+    k = np.ones((5, 5), np.uint8)
+    for t, m in enumerate(clip.masks):
+        out[t][cv2.subtract(cv2.dilate(m, k), cv2.erode(m, k)) > 0] = (0, 255, 0)
+    summary, per = scorer.score(out, pixel_gt=True)
+    assert summary["mse_fg"] == 0.0 and summary["mse_bg"] == 0.0
+    assert summary["mse_edge"] > 0.05 and len(per["mse_edge"]) == len(out)
+    assert scorer.score(clip.frames, pixel_gt=True)[0]["mse_edge"] == 0.0
+    assert scorer.score(out, pixel_gt=False)[0]["mse_edge"] is None
+
+
 def test_defects_are_seeded_and_stay_near_the_subject():
     mask = np.zeros((120, 160), np.uint8)
     mask[30:100, 60:100] = 255

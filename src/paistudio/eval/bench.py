@@ -149,7 +149,8 @@ class ClipScorer:
         whose background has no ground truth (whole-frame and background metrics are then None)."""
         if out.shape != self.gt.shape:
             raise InputError(f"output frames {out.shape} do not match the clip's {self.gt.shape}")
-        per = {k: [] for k in ("mse", "ssim", "mse_bg", "ssim_bg", "mse_fg", "ssim_fg", "lpips", "green_excess")}
+        per = {k: [] for k in ("mse", "ssim", "mse_bg", "ssim_bg", "mse_fg", "ssim_fg", "mse_edge", "lpips",
+                               "green_excess")}
         for t in range(len(out)):
             smap = ssim_map(out[t], self.gt[t])
             bg, fg = self.bg_ssim[t] > 0, self.fg_ssim[t] > 0
@@ -158,6 +159,7 @@ class ClipScorer:
                 per["ssim"].append(float(smap.mean()))
                 per["mse_bg"].append(mse(out[t], self.gt[t], self.bg[t]))
                 per["ssim_bg"].append(float(smap[bg].mean()) if bg.any() else float("nan"))
+                per["mse_edge"].append(mse(out[t], self.gt[t], self.band[t]))  # the edge mixes in the original bg
                 if self.lpips.available:
                     per["lpips"].append(self.lpips(out[t], self.gt[t]))
             per["mse_fg"].append(mse(out[t], self.gt[t], self.fg[t]))

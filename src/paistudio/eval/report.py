@@ -26,7 +26,7 @@ PAPER = {("PAI-Studio (paper)", 1): {"mse": 0.0164, "ssim": 0.717, "lpips": 0.30
          ("Runway Aleph (paper)", None): {"motion_consistency": 0.323}}
 COLUMNS = [("mse", "MSE ↓", 4), ("ssim", "SSIM ↑", 3), ("lpips", "LPIPS ↓", 3), ("motion_consistency", "Motion Cons. ↑", 3),
            ("mse_bg", "bg MSE ↓", 4), ("ssim_fg", "fg SSIM ↑", 3), ("mse_fg", "fg MSE ↓", 4),
-           ("green_excess", "edge green ↓", 4), ("flicker", "fg flicker ↓", 4)]
+           ("mse_edge", "edge MSE ↓", 4), ("green_excess", "edge green ↓", 4), ("flicker", "fg flicker ↓", 4)]
 METHOD_ORDER = {"composite": 0, "dit": 1, "static": 2, "ffmpeg": 3}
 ENGINES = ("composite", "dit")  # methods whose result depends on the reference count (and the composite ablations)
 
@@ -79,7 +79,8 @@ def markdown(results: dict) -> str:
              "Metrics against the original clip: MSE and SSIM (frames in [0, 1], whole frame; bg = outside the "
              "dilated true mask, fg = inside the eroded mask), LPIPS only with local weights, Motion Consistency "
              "(background point tracks, direction agreement; 1 = moves like the original camera, 0 = static or "
-             "opposite), edge green = mean max(0, G − max(R, B)) in a 4 px band around the true outline, fg flicker = "
+             "opposite), edge MSE = MSE in the 4 px band around the true outline (the pixels neither bg nor fg "
+             "covers: matte edges, halos), edge green = mean max(0, G − max(R, B)) in that band, fg flicker = "
              "foreground change not explained by the ground truth's optical flow. `static` and `ffmpeg` use the "
              "begin reference only, so their rows repeat across reference counts. The plain track has no "
              "background ground truth (only motion, edge and foreground metrics) and one reference.", ""]
