@@ -25,14 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from paistudio.comp.blocks import disc  # noqa: E402
 from paistudio.comp.complete import CompleteSettings, MatteCompleter  # noqa: E402
 from paistudio.eval.bench import BG_DILATE_PX, FG_ERODE_PX, clip_seed  # noqa: E402
 from paistudio.eval.defects import apply_defects, draw_defects  # noqa: E402
 from paistudio.eval.restore import Clip, load_clip, track_clip  # noqa: E402
-
-
-def disc(r: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 def counts(true: np.ndarray, matte: np.ndarray) -> np.ndarray:

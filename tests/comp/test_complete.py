@@ -2,6 +2,8 @@
 background that the camera pans across; its matte cuts the left leg off in every frame (as `eval.defects`'s
 dropped limb does), so no neighbouring frame has it and only the frame itself can give it back."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -116,7 +118,7 @@ def test_bad_settings_and_inputs_are_named():
         c.complete(frame[..., 0], alpha, 0)
 
 
-REAL = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 
 
 @pytest.mark.real

@@ -1,4 +1,4 @@
-"""Low-resolution block helpers shared by the keyer, the edge stages and matte repair."""
+"""Block and morphology helpers shared by the keyer, the edge stages, matte repair and completion."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def box_means(img: np.ndarray, factor: int) -> np.ndarray:
         img = cv2.resize(img, (max(1, img.shape[1] // 2), max(1, img.shape[0] // 2)), interpolation=cv2.INTER_LINEAR)
         factor //= 2
     return img
+
+
+def disc(radius: int) -> np.ndarray:
+    """An elliptical structuring element reaching `radius` px from its centre."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def enclosed(stats: np.ndarray, ids: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

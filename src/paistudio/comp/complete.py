@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .blocks import disc
 from .colour import check_alpha, check_rgb
 
 HISTORY_WIDTH = 640  # past frames are kept at most this wide
@@ -52,10 +53,6 @@ class CompleteSettings:
               "still_tol": 0 < self.still_tol <= 255}
         for k in (k for k, good in ok.items() if not good):
             raise InputError(f"completion setting {k}={getattr(self, k)!r} is out of range; see CompleteSettings")
-
-
-def _disc(r: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 class MatteCompleter:
@@ -115,8 +112,8 @@ class MatteCompleter:
             valid = cv2.warpPerspective(np.full(small.shape[:2], 255, np.uint8), m, size) == 255
             same = np.abs(here - cv2.blur(seen, (MATCH_BLUR, MATCH_BLUR))).max(axis=2) < st.still_tol
             candidates &= ~(same & valid)
-        add = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, _disc(1))
-        add = cv2.morphologyEx(add, cv2.MORPH_CLOSE, _disc(3)) & ~matte
+        add = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, disc(1))
+        add = cv2.morphologyEx(add, cv2.MORPH_CLOSE, disc(3)) & ~matte
         add = _touching(add.astype(bool), matte)
         if not add.any():
             return alpha
@@ -134,8 +131,8 @@ class MatteCompleter:
 
     def _grabcut(self, crop: np.ndarray, matte: np.ndarray, band_px: int) -> np.ndarray | None:
         """Band pixels GrabCut puts with the subject (`[h, w]` bool), None when it cannot run."""
-        band = cv2.dilate(matte.astype(np.uint8), _disc(band_px)) > 0
-        core = cv2.erode(matte.astype(np.uint8), _disc(max(1, int(self.settings.core * max(matte.shape))))) > 0
+        band = cv2.dilate(matte.astype(np.uint8), disc(band_px)) > 0
+        core = cv2.erode(matte.astype(np.uint8), disc(max(1, int(self.settings.core * max(matte.shape))))) > 0
         if not core.any() or band.all():
             return None
         gc = np.full(matte.shape, cv2.GC_BGD, np.uint8)
