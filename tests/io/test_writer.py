@@ -7,7 +7,7 @@ import pytest
 from paistudio.errors import FormatError, OutputError
 from paistudio.io.atomic import atomic_path, check_writable
 from paistudio.io.video import probe, read_chunks
-from paistudio.io.writer import VideoSink, check_output_format
+from paistudio.io.writer import VideoSink, check_output_format, packed_frame
 from tests.media import green_screen_clip, write_video
 
 
@@ -109,3 +109,13 @@ def test_h264_encodes_are_reproducible(tmp_path):
             sink.write(frames, list(range(24)))
         streams.add((tmp_path / f"{k}.mp4").read_bytes())
     assert len(streams) == 1
+
+
+@pytest.mark.parametrize("shape", [(6, 8, 3), (5, 7, 3), (9, 101, 3), (5, 7, 4), (33, 1001, 4)])
+def test_packed_frame_holds_the_pixels_whatever_the_row_padding(shape):
+    wide = np.random.default_rng(0).integers(0, 256, (shape[0], shape[1] + 3, shape[2]), dtype=np.uint8)
+    rgb = np.ascontiguousarray(wide[:, :shape[1]])
+    vf = packed_frame(rgb if shape[1] % 2 else wide[:, :shape[1]])  # even widths: a non-contiguous view
+    assert (vf.width, vf.height, vf.format.name) == (shape[1], shape[0], "rgba" if shape[2] == 4 else "rgb24")
+    np.testing.assert_array_equal(vf.to_ndarray(), rgb)
+    np.testing.assert_array_equal(vf.to_ndarray(), av.VideoFrame.from_ndarray(rgb, format=vf.format.name).to_ndarray())
