@@ -260,3 +260,26 @@ def test_matte_completion_on_a_key_is_skipped_with_a_warning(tmp_path):
 def test_which_mattes_are_completed(setting, mode, screen, applies):
     from paistudio.comp.engine import completes
     assert completes(setting, mode, screen) is applies
+
+
+def test_tracker_checks_backward_on_plain_footage_only(scene, tmp_path, monkeypatch):
+    """The tracker's forward-backward check is skipped on a screen (printed markers track cleanly without it) and
+    kept for plain footage with a matte file (natural backgrounds need it)."""
+    from paistudio.comp import analysis
+    from tests.media import write_sequence
+    seen = []
+
+    class Recording(analysis.BackingTracker):
+        def __init__(self, scale, check_backward=True):
+            super().__init__(scale, check_backward)
+            seen.append(check_backward)
+
+    monkeypatch.setattr(analysis, "BackingTracker", Recording)
+    key = paistudio.replace(scene["fg"], [scene["refs"]["begin"]], tmp_path / "key.mp4")
+    plain = write_sequence(tmp_path / "plain", scene["truth"])
+    matte = write_sequence(tmp_path / "matte", [np.repeat((a * 255).astype(np.uint8)[..., None], 3, -1)
+                                                for a in scene["alpha"]])
+    file = paistudio.replace(plain, [scene["refs"]["begin"]], tmp_path / "plain.mp4", matte=matte, fps=FPS)
+    assert (key["engine"]["matte"]["mode"], file["engine"]["matte"]["mode"]) == ("key", "file")
+    assert seen == [False, True]
+    assert key["engine"]["camera"]["source"] == file["engine"]["camera"]["source"] == "tracked-backing"

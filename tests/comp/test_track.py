@@ -30,8 +30,8 @@ def corner_error(got, true, size=(W, H)):
     return float(np.mean([np.linalg.norm(apply(a, c) - apply(b, c), axis=1).mean() for a, b in zip(got, true)]))
 
 
-def track(frames, alpha, scale=1.0):
-    tracker = BackingTracker(scale)
+def track(frames, alpha, scale=1.0, check_backward=True):
+    tracker = BackingTracker(scale, check_backward)
     h, w = frames.shape[1:3]
     small = (round(w * scale), round(h * scale))
     for f, a in zip(frames, alpha):
@@ -52,11 +52,13 @@ def marker_clip():
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.5])
-def test_tracked_path_matches_true_camera(marker_clip, scale):
+@pytest.mark.parametrize("check_backward", [True, False])  # keyed footage is tracked without the backward check
+def test_tracked_path_matches_true_camera(marker_clip, scale, check_backward):
     frames, alpha, path = marker_clip
-    result = track(frames, alpha, scale)
+    result = track(frames, alpha, scale, check_backward)
     err = corner_error(result.homographies, path)
-    print(f"tracked corner error at analysis scale {scale}: {err:.3f} px (median inliers {np.median(result.inliers)})")
+    print(f"tracked corner error at analysis scale {scale}, backward check {check_backward}: {err:.3f} px "
+          f"(median inliers {np.median(result.inliers)})")
     assert result.homographies.shape == (N, 3, 3)
     np.testing.assert_allclose(result.homographies[0], np.eye(3), atol=1e-9)
     assert err < 1.5

@@ -45,7 +45,8 @@ def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camer
     scale = analysis_scale(info)
     small = (max(16, round(info.width * scale)), max(16, round(info.height * scale)))
     n = info.n_frames
-    tracker = BackingTracker(scale) if track_camera else None
+    # printed markers on a screen track cleanly without the backward check (see BackingTracker); real scenes do not
+    tracker = BackingTracker(scale, check_backward=matte.backing is None) if track_camera else None
     motion = np.full((n, 3), np.nan)
     mean = np.full((n, 3), np.nan)
     box = np.full((n, 4), -1, np.int32)
