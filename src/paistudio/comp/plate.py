@@ -84,7 +84,8 @@ class PlateRenderer:
         self.reveal_fill = reveal_fill  # extend references past their edges (else black there)
         self.margin = (round(MARGIN * W), round(MARGIN * H)) if reveal_fill else (0, 0)  # canvas border (x, y)
         self._inv_anchor = [np.linalg.inv(path[a]) for a in self.anchors]  # frame a_k -> frame-0 background
-        self.canvases = [self._extend(k, refs) for k in range(len(refs))]  # [H+2my, W+2mx, 4] uint8 (RGBA: fast warps)
+        fades = self._margin_fades() if reveal_fill else None  # the same for every reference
+        self.canvases = [self._extend(k, refs, fades) for k in range(len(refs))]  # [H+2my, W+2mx, 4] uint8 (RGBA: fast warps)
         self._small: dict[tuple[int, int], list[np.ndarray]] = {}  # downscaled canvases for frame_small
         self.parallax = ParallaxFields(refs, self.anchors, path) if parallax and len(refs) > 1 else None
 
@@ -153,7 +154,19 @@ class PlateRenderer:
             out = img if out is None else cv2.addWeighted(out, 1.0 - w, img, w, 0.0)  # [h, w, 4]
         return cv2.cvtColor(out, cv2.COLOR_RGBA2RGB, dst=dst)
 
-    def _extend(self, k: int, refs: list[np.ndarray]) -> np.ndarray:
+    def _margin_fades(self) -> tuple[np.ndarray, np.ndarray]:
+        """[ch, cw] float32 weights of the margin fill, by distance u from the reference's rectangle (a share of
+        MIRROR_FADE): towards the out-of-focus mirror (1 at u = 1/3) and towards the smooth field (1 at u = 1)."""
+        mx, my = self.margin
+        W, H = self.size
+        cw, ch = W + 2 * mx, H + 2 * my
+        xs = np.maximum(np.maximum(mx - np.arange(cw), np.arange(cw) - (mx + W - 1)), 0).astype(np.float32)
+        ys = np.maximum(np.maximum(my - np.arange(ch), np.arange(ch) - (my + H - 1)), 0).astype(np.float32)
+        reach = np.float32(MIRROR_FADE * min(W, H))
+        u = cv2.sqrt(np.square(ys / reach)[:, None] + np.square(xs / reach)[None, :])  # [ch, cw] 0 at the edge
+        return np.minimum(3 * u, np.float32(1)), np.minimum(u, np.float32(1), out=u)
+
+    def _extend(self, k: int, refs: list[np.ndarray], fades: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Reference k on an RGBA canvas with the margin filled (mosaic, then mirrored edge fading to a field)."""
         ref = refs[k]
         mx, my = self.margin
@@ -178,25 +191,24 @@ class PlateRenderer:
                 warped = cv2.transform(warped, np.diag(np.clip((want + 1) / (have + 1), *GAIN_RANGE)))
             mosaic = cv2.copyTo(warped, valid, mosaic)
             cover = cv2.bitwise_or(cover, valid)
-        ramp = max(1.0, FEATHER * np.hypot(W, H))  # fade each mosaic piece in from its outer edge: no hard seam
-        padded = cv2.copyMakeBorder(cover, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=255)
-        cover_w = np.minimum(cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1] / np.float32(ramp), np.float32(1))  # [ch, cw] f32
         known, weight = mosaic.copy(), cover.copy()  # everything some reference shows, premultiplied (0 elsewhere)
         known[inner], weight[inner] = ref, 255
         f = min(1.0, FIELD_SIDE / max(cw, ch))
         small = (max(1, round(cw * f)), max(1, round(ch * f)))
-        field = _smooth_field(cv2.resize(known.astype(np.float32), small, interpolation=cv2.INTER_AREA),
-                              cv2.resize(weight.astype(np.float32) / 255, small, interpolation=cv2.INTER_AREA))
+        field = _smooth_field(cv2.resize(known, small, interpolation=cv2.INTER_AREA).astype(np.float32),
+                              cv2.resize(weight, small, interpolation=cv2.INTER_AREA).astype(np.float32) / 255)
         field = cv2.resize(np.clip(field + 0.5, 0, 255).astype(np.uint8), (cw, ch), interpolation=cv2.INTER_LINEAR)
         mirror = cv2.copyMakeBorder(ref, my, my, mx, mx, cv2.BORDER_REFLECT)
         soft = cv2.GaussianBlur(cv2.resize(mirror, small, interpolation=cv2.INTER_AREA), (0, 0), MIRROR_BLUR * max(small))
         soft = cv2.resize(soft, (cw, ch), interpolation=cv2.INTER_LINEAR)  # the mirrored edge, out of focus
-        xs = np.maximum(np.maximum(mx - np.arange(cw), np.arange(cw) - (mx + W - 1)), 0).astype(np.float32)
-        ys = np.maximum(np.maximum(my - np.arange(ch), np.arange(ch) - (my + H - 1)), 0).astype(np.float32)
-        u = np.hypot(ys[:, None], xs[None, :]) / np.float32(MIRROR_FADE * min(W, H))  # [ch, cw] 0 at the edge
-        to_soft, to_field = np.minimum(3 * u, 1.0), np.minimum(u, 1.0)
+        to_soft, to_field = fades
         fill = cv2.blendLinear(mirror, soft, 1 - to_soft, to_soft)  # sharp -> out of focus quickly
-        fill = cv2.blendLinear(fill, field, 1 - to_field, to_field)  # -> smooth colour field
-        canvas = cv2.blendLinear(mosaic, fill, cover_w, 1 - cover_w)
+        canvas = cv2.blendLinear(fill, field, 1 - to_field, to_field)  # -> smooth colour field
+        if order and cv2.countNonZero(cover):  # the mosaic, faded in from each piece's outer edge: no hard seam
+            ramp = max(1.0, FEATHER * np.hypot(W, H))
+            padded = cv2.copyMakeBorder(cover, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=255)
+            cover_w = np.minimum(cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1] / np.float32(ramp),
+                                 np.float32(1))  # [ch, cw] f32
+            canvas = cv2.blendLinear(mosaic, canvas, cover_w, 1 - cover_w)
         canvas[inner] = ref  # exact: the plate at the anchor is the reference
         return cv2.cvtColor(canvas, cv2.COLOR_RGB2RGBA)
