@@ -75,6 +75,21 @@ def make_clip(path: Path, width: int, height: int, seconds: float) -> Path:
     return path
 
 
+def reference(workdir: Path, name: str) -> Path:
+    """The one reference image of the `name` size (a textured landscape stand-in), made once in `workdir`."""
+    w, h = SIZES[name]
+    ref = workdir / f"bg_{name}.png"
+    if not ref.exists():
+        cv2.imwrite(str(ref), cv2.cvtColor(textured_background(w, h, seed=5), cv2.COLOR_RGB2BGR))
+    return ref
+
+
+def bench_inputs(workdir: Path, name: str, seconds: float) -> tuple[Path, Path]:
+    """The green-screen clip and its reference at size `name`, made once in `workdir`."""
+    w, h = SIZES[name]
+    return make_clip(workdir / f"gs_{name}_{seconds:g}s.mp4", w, h, seconds), reference(workdir, name)
+
+
 def run_ours(clip: Path, ref: Path, out: Path, preset: str, quality: str = "full") -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one `paistudio replace` in a fresh process."""
     cmd = [sys.executable, "-m", "paistudio.cli", "replace", str(clip), "--ref", str(ref), "-o", str(out),
@@ -151,11 +166,7 @@ def main() -> None:
           "| ours peak RSS | encoder alone on our output, fps | encoder alone on the graph's output, fps |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.sizes:
-        w, h = SIZES[name]
-        clip = make_clip(args.workdir / f"gs_{name}_{args.seconds:g}s.mp4", w, h, args.seconds)
-        ref = args.workdir / f"bg_{name}.png"
-        if not ref.exists():
-            cv2.imwrite(str(ref), cv2.cvtColor(textured_background(w, h, seed=5), cv2.COLOR_RGB2BGR))
+        clip, ref = bench_inputs(args.workdir, name, args.seconds)
         n = frames_of(clip)
         for preset in args.presets:
             ff_s: list[float] = []
@@ -179,12 +190,8 @@ def main() -> None:
     print(f"\nMemory against clip length (1080p, ours, preset {args.presets[0]}, quality {args.quality[0]}; one run each):\n")
     print("| clip | frames | peak RSS | fps |")
     print("|---|---|---|---|")
-    w, h = SIZES["1080p"]
-    ref = args.workdir / "bg_1080p.png"
-    if not ref.exists():
-        cv2.imwrite(str(ref), cv2.cvtColor(textured_background(w, h, seed=5), cv2.COLOR_RGB2BGR))
     for seconds in (args.seconds, args.long_seconds):
-        clip = make_clip(args.workdir / f"gs_1080p_{seconds:g}s.mp4", w, h, seconds)
+        clip, ref = bench_inputs(args.workdir, "1080p", seconds)
         n = frames_of(clip)
         ours_s, rss = run_ours(clip, ref, args.workdir / "ours_mem.mp4", args.presets[0], args.quality[0])
         print(f"| {seconds:g} s | {n} | {rss / 1024:.0f} MiB | {n / ours_s:.1f} |", flush=True)

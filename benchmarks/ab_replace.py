@@ -1,0 +1,88 @@
+"""Is one version of `paistudio replace` faster than another? Paired, order-balanced renders on this noisy VM.
+
+    python benchmarks/ab_replace.py --a 6c182ea --b HEAD [--pairs 6] [--size 1080p] [--preset veryfast]
+
+`--a` / `--b` are git revisions of this repository (checked out into temporary worktrees) or `.` for the
+working tree. Each pair renders the throughput benchmark's green-screen clip (`benchmarks/throughput.py`: 10 s,
+tracking crosses, camera pan and push-in, one reference) once with each version, in a fresh process, the order
+alternating from pair to pair (A B, B A, ...): on this shared VM the speed drifts by 20 % within minutes, and the
+second render of a back-to-back pair is often the faster one, so neither an unpaired nor a fixed-order comparison
+can be trusted. It prints every pair, the mean wall time of each version, and how many pairs B won.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from throughput import CRF, SIZES, bench_inputs  # noqa: E402
+
+
+def _source(rev: str, into: Path) -> Path:
+    """The `src` folder of revision `rev` (`.`: the working tree)."""
+    if rev == ".":
+        return ROOT / "src"
+    tree = into / rev.replace("/", "_")
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
+    return tree / "src"
+
+
+def _render(src: Path, clip: Path, ref: Path, out: Path, preset: str) -> float:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    cmd = [sys.executable, "-m", "paistudio.cli", "replace", str(clip), "--ref", str(ref), "-o", str(out),
+           "--overwrite", "--quiet", "--preset", preset, "--crf", str(CRF)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--a", required=True, help="git revision (or .) of version A")
+    parser.add_argument("--b", required=True, help="git revision (or .) of version B")
+    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--size", default="1080p", choices=sorted(SIZES))
+    parser.add_argument("--preset", default="veryfast")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paistudio-bench")
+    args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error("--pairs must be >= 1")
+    if args.a == args.b:
+        parser.error("--a and --b name the same version")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    clip, ref = bench_inputs(args.workdir, args.size, 10.0)
+    trees = Path(tempfile.mkdtemp(prefix="paistudio-ab-"))
+    try:
+        src = {"A": _source(args.a, trees), "B": _source(args.b, trees)}
+        print(f"A = {args.a}, B = {args.b}; {args.size}, x264 {args.preset}, crf {CRF}; wall seconds per render\n")
+        print("| pair | order | A s | B s |")
+        print("|---|---|---|---|")
+        times: dict[str, list[float]] = {"A": [], "B": []}
+        for i in range(args.pairs):
+            order = "AB" if i % 2 == 0 else "BA"
+            for v in order:
+                times[v].append(_render(src[v], clip, ref, args.workdir / f"ab_{v}.mp4", args.preset))
+            print(f"| {i + 1} | {order[0]} then {order[1]} | {times['A'][-1]:.2f} | {times['B'][-1]:.2f} |", flush=True)
+        mean = {v: sum(t) / len(t) for v, t in times.items()}
+        wins = sum(b < a for a, b in zip(times["A"], times["B"]))
+        print(f"| mean | | {mean['A']:.2f} | {mean['B']:.2f} |")
+        print(f"\nB / A mean wall time: {mean['B'] / mean['A']:.3f}; B faster in {wins} of {args.pairs} pairs")
+    finally:
+        for v in (args.a, args.b):
+            tree = trees / v.replace("/", "_")
+            if v != "." and tree.exists():
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+        shutil.rmtree(trees, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
