@@ -7,7 +7,8 @@ working tree. Each pair renders the throughput benchmark's green-screen clip (`b
 tracking crosses, camera pan and push-in, one reference) once with each version, in a fresh process, the order
 alternating from pair to pair (A B, B A, ...): on this shared VM the speed drifts by 20 % within minutes, and the
 second render of a back-to-back pair is often the faster one, so neither an unpaired nor a fixed-order comparison
-can be trusted. It prints every pair, the mean wall time of each version, and how many pairs B won.
+can be trusted. It prints every pair, the mean wall time of each version, and how many pairs B won. The same
+revision on both sides (`--a HEAD --b HEAD`) measures the noise itself.
 """
 
 from __future__ import annotations
@@ -27,11 +28,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from throughput import CRF, SIZES, bench_inputs  # noqa: E402
 
 
-def _source(rev: str, into: Path) -> Path:
-    """The `src` folder of revision `rev` (`.`: the working tree)."""
+def _source(rev: str, tree: Path) -> Path:
+    """The `src` folder of revision `rev`, checked out at `tree` (`.`: the working tree's own)."""
     if rev == ".":
         return ROOT / "src"
-    tree = into / rev.replace("/", "_")
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
     return tree / "src"
 
@@ -56,13 +56,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.pairs < 1:
         parser.error("--pairs must be >= 1")
-    if args.a == args.b:
-        parser.error("--a and --b name the same version")
     args.workdir.mkdir(parents=True, exist_ok=True)
     clip, ref = bench_inputs(args.workdir, args.size, 10.0)
     trees = Path(tempfile.mkdtemp(prefix="paistudio-ab-"))
     try:
-        src = {"A": _source(args.a, trees), "B": _source(args.b, trees)}
+        src = {"A": _source(args.a, trees / "A"), "B": _source(args.b, trees / "B")}
         print(f"A = {args.a}, B = {args.b}; {args.size}, x264 {args.preset}, crf {CRF}; wall seconds per render\n")
         print("| pair | order | A s | B s |")
         print("|---|---|---|---|")
@@ -77,9 +75,8 @@ def main() -> None:
         print(f"| mean | | {mean['A']:.2f} | {mean['B']:.2f} |")
         print(f"\nB / A mean wall time: {mean['B'] / mean['A']:.3f}; B faster in {wins} of {args.pairs} pairs")
     finally:
-        for v in (args.a, args.b):
-            tree = trees / v.replace("/", "_")
-            if v != "." and tree.exists():
+        for tree in (trees / "A", trees / "B"):
+            if tree.exists():
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
         shutil.rmtree(trees, ignore_errors=True)
 

@@ -166,7 +166,7 @@ class PlateRenderer:
         u = cv2.sqrt(np.square(ys / reach)[:, None] + np.square(xs / reach)[None, :])  # [ch, cw] 0 at the edge
         return np.minimum(3 * u, np.float32(1)), np.minimum(u, np.float32(1), out=u)
 
-    def _extend(self, k: int, refs: list[np.ndarray], fades: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def _extend(self, k: int, refs: list[np.ndarray], fades: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         """Reference k on an RGBA canvas with the margin filled (mosaic, then mirrored edge fading to a field)."""
         ref = refs[k]
         mx, my = self.margin
@@ -204,7 +204,7 @@ class PlateRenderer:
         to_soft, to_field = fades
         fill = cv2.blendLinear(mirror, soft, 1 - to_soft, to_soft)  # sharp -> out of focus quickly
         canvas = cv2.blendLinear(fill, field, 1 - to_field, to_field)  # -> smooth colour field
-        if order and cv2.countNonZero(cover):  # the mosaic, faded in from each piece's outer edge: no hard seam
+        if cv2.countNonZero(cover):  # the mosaic, faded in from each piece's outer edge: no hard seam
             ramp = max(1.0, FEATHER * np.hypot(W, H))
             padded = cv2.copyMakeBorder(cover, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=255)
             cover_w = np.minimum(cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1] / np.float32(ramp),
