@@ -136,6 +136,7 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
         except KeyboardInterrupt:
             raise RenderInterrupted("interrupted; nothing was written at the output path") from None
         finally:
+            engine.close()
             progress.close()
     return record
 

@@ -86,3 +86,26 @@ def test_replace_plain_footage_with_matte_segment(model, tmp_path):
     assert record["engine"]["matte"]["mode"] == "segment"
     assert record["engine"]["complete"]["frames"] == record["engine"]["repair"]["frames"]  # auto: both run
     assert probe(tmp_path / "out.mp4").n_frames == len(list((REAL / "davis16_kite-surf" / "frames").iterdir()))
+
+
+def test_quiet_segment_render_prints_nothing(model, tmp_path):
+    """No start-up notices from TF Lite, and no traceback at exit from a segmenter left to the garbage collector
+    (both used to reach the terminal of a `--quiet` render)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.media import textured_background, write_image, write_video
+
+    rng = np.random.default_rng(1)
+    frames = np.repeat(textured_background(160, 96, seed=2)[None], 6, 0)
+    frames[:, 30:70, 60:100] = rng.integers(0, 255, (6, 40, 40, 3), dtype=np.uint8)
+    fg = write_video(tmp_path / "plain.mp4", frames)
+    ref = write_image(tmp_path / "ref.png", textured_background(160, 96, seed=3))
+    proc = subprocess.run([sys.executable, "-m", "paistudio.cli", "replace", str(fg), "--matte", "segment",
+                           "--ref", str(ref), "-o", str(tmp_path / "out.mp4"), "--quiet"],
+                          capture_output=True, text=True, env={**os.environ, PERSON_MODEL_ENV: str(model)},
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and proc.stdout == "", (proc.stdout, proc.stderr)
+    assert (tmp_path / "out.mp4").is_file()

@@ -52,14 +52,19 @@ def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camer
     box = np.full((n, 4), -1, np.int32)
     progress.phase("analyse", n)
     t = 0
-    measured = _measure(prefetch(read_chunks(info, size=small)), matte.restart(size=small), scale, tracker is not None)
-    for chunk in prefetch(measured):
-        for frame in chunk[:max(0, n - t)]:
-            if tracker is not None:
-                tracker.update(frame.grey, frame.background)
-            motion[t], mean[t], box[t] = frame.motion, frame.mean, frame.box
-            t += 1
-        progress.advance(len(chunk))
+    pass_matte = matte.restart(size=small)
+    try:
+        measured = _measure(prefetch(read_chunks(info, size=small)), pass_matte, scale, tracker is not None)
+        for chunk in prefetch(measured):
+            for frame in chunk[:max(0, n - t)]:
+                if tracker is not None:
+                    tracker.update(frame.grey, frame.background)
+                motion[t], mean[t], box[t] = frame.motion, frame.mean, frame.box
+                t += 1
+            progress.advance(len(chunk))
+    finally:
+        if pass_matte is not matte:
+            pass_matte.close()
     if t < n:
         raise InputError(f"foreground {info.path} decoded only {t} of its {n} frames; it is corrupt or truncated, "
                          "re-export it")

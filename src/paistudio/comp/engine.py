@@ -98,7 +98,9 @@ class CompositeEngine:
         track = shot.camera.mode == "auto"
         if track or shot.stages.relight:
             self.analysis = analyse(job.info, self.matte, progress, track_camera=track)
-            self.matte = self.matte.restart()
+            first, self.matte = self.matte, self.matte.restart()
+            if first is not self.matte:
+                first.close()
         clock.lap("analysis_s")
         self.camera = choose_camera(shot.camera, job.info.n_frames, size, self.analysis, job.refs, job.anchors)
         job.warnings.extend(self.camera.warnings)
@@ -231,6 +233,11 @@ class CompositeEngine:
             alpha[box] = a
         out[box] = composite(fg, a, out[box])
         return fg, box
+
+    def close(self) -> None:
+        """Release the matte source (a segmenter's graph, a matte file's reader); the job calls it at the end."""
+        if self.matte is not None:
+            self.matte.close()
 
     def report(self) -> dict:
         d = {"engine": self.name, "matte": self.matte.describe() if self.matte else None, "timings": self.timings}

@@ -71,6 +71,13 @@ class MatteSource:
             return self
         return MatteSource("file", self.backing, None, self.matte_info, _matte_chunks(self.matte_info, size))
 
+    def close(self) -> None:
+        """Release what this source holds open (a segmenter's graph, a matte file's reader); idempotent."""
+        if self.segmenter is not None:
+            self.segmenter.close()
+        if self._matte_iter is not None and hasattr(self._matte_iter, "close"):
+            self._matte_iter.close()
+
     def describe(self) -> dict:
         d = {"mode": self.mode}
         if self.backing is not None:

@@ -12,6 +12,7 @@ full-body DAVIS shots its masks are rough (IoU figures in docs/benchmarks.md); o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -83,7 +84,8 @@ class PersonSegmenter:
             opts = vision.ImageSegmenterOptions(base_options=BaseOptions(model_asset_path=str(self.model)),
                                                 running_mode=vision.RunningMode.VIDEO, output_confidence_masks=True,
                                                 output_category_mask=False)
-            self._seg = vision.ImageSegmenter.create_from_options(opts)
+            with _native_stderr_silenced():  # TF Lite and absl print start-up notices straight to fd 2
+                self._seg = vision.ImageSegmenter.create_from_options(opts)
         return self._seg
 
     def confidence(self, frame: np.ndarray) -> np.ndarray:
@@ -111,6 +113,23 @@ class PersonSegmenter:
         return out
 
     def close(self) -> None:
+        """Release the MediaPipe graph. Call it: left to the garbage collector at interpreter exit, MediaPipe's
+        own finaliser runs after its dispatcher has shut down and prints a traceback."""
         if self._seg is not None:
             self._seg.close()
             self._seg = None
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the block (what native libraries write there, not Python's errors:
+    an exception still propagates with its message)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -95,6 +95,7 @@ class DitEngine:
         self.size: tuple[int, int] | None = None
         self.timings: dict[str, float] = {}
         self.windows: list = []
+        self._mattes: list[MatteSource] = []  # every matte source opened, closed by close()
 
     def prepare(self, progress: Progress) -> None:
         from .checkpoint import load_bundle
@@ -117,6 +118,7 @@ class DitEngine:
             self.size = working_size(info.width, info.height, cfg.sample_size, multiple)
         sample = next(read_chunks(info, chunk=8))
         self.matte = open_matte(self.job.shot.matte, info, sample)
+        self._mattes.append(self.matte)
         self.timings["load_s"] = round(time.perf_counter() - t0, 3)
 
     def chunks(self, progress: Progress, layers: bool = False) -> Iterator[RenderedChunk]:
@@ -131,6 +133,7 @@ class DitEngine:
         cond_matte = self.matte.restart(size) if self.matte.mode == "file" else self.matte
         condition = _ConditionFrames(job, cond_matte, size)
         out_matte = self.matte.restart()
+        self._mattes += [cond_matte, out_matte]
         full = read_chunks(info, chunk=4)
         pipe = DitPipeline(self.bundle)
         progress.phase("render", info.n_frames)
@@ -159,6 +162,11 @@ class DitEngine:
             fgs = np.stack([foreground_layer(np.ascontiguousarray(f), a) for f, a in zip(rgb, alpha)]) if layers else None
             yield RenderedChunk(out, alpha, out.copy() if layers else None, fgs)
         self.timings["sample_s"] = round(time.perf_counter() - t0, 3)
+
+    def close(self) -> None:
+        """Release the matte sources (a segmenter's graph, a matte file's reader); the job calls it at the end."""
+        for m in {id(m): m for m in self._mattes}.values():
+            m.close()
 
     def report(self) -> dict:
         from .packing import token_counts
