@@ -9,9 +9,10 @@ frames, OpenCV on one thread, so each stage's cost is its own: decode (with YUV 
 analysis pass's box), plate warp, the per-frame foreground work (edge unmixing, relighting, composite), the
 writer's hand-off (`packed_frame` and swscale's RGB → YUV) alone, then `VideoSink.write` (hand-off and
 x264), whose difference is x264 itself. Wall and process-CPU milliseconds per frame; x264 runs its own
-threads, so its CPU exceeds its wall time. In a real render these overlap on three threads plus x264's, on a
-machine they saturate (about 190 % CPU on 2 cores). It calls the composite engine's per-frame steps
-(`_key_boxes`, `_frame`) directly, as `CompositeEngine.chunks` does, so it follows that method if it changes.
+threads, so its CPU exceeds its wall time. In a real render these overlap on four threads (decode, matte, composite,
+writer) plus x264's, on a machine they saturate (about 190 % CPU on 2 cores). It calls the composite engine's
+per-frame steps (`_key_boxes`, `_frame`) directly, as the render pass (`CompositeEngine.chunks`) does, so it
+follows those methods if they change.
 """
 
 from __future__ import annotations

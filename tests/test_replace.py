@@ -240,6 +240,36 @@ def test_matte_completion_gives_back_a_leg_the_matte_file_cut_off(tmp_path):
     assert on["engine"]["complete"]["frames_completed"] >= 12 and "complete" not in off["engine"]
 
 
+@pytest.mark.parametrize("stage", ["repair", "complete"])
+def test_an_error_in_a_matte_stage_thread_reaches_the_caller_and_nothing_is_written(stage, tmp_path, monkeypatch):
+    """Repair and completion run on their own threads in the render pass: an error there stops the render
+    with that error, and the output path stays empty."""
+    from paistudio.comp.complete import MatteCompleter
+    from paistudio.comp.repair import MatteRepairer
+    from paistudio.errors import InputError
+    from tests.comp.test_complete import frames as walking
+    from tests.media import write_sequence
+    clip = list(walking(10))
+    seq = write_sequence(tmp_path / "fg", [f for f, _ in clip])
+    matte = write_sequence(tmp_path / "matte", [np.repeat(a[..., None], 3, -1) for _, a in clip])
+    ref = write_image(tmp_path / "r.png", textured_background(320, 240))
+    cls = {"repair": MatteRepairer, "complete": MatteCompleter}[stage]
+    original, calls = getattr(cls, stage), []
+
+    def failing(self, *args):
+        calls.append(1)
+        if len(calls) == 6:
+            raise InputError(f"{stage} failed on purpose")
+        return original(self, *args)
+
+    monkeypatch.setattr(cls, stage, failing)
+    with pytest.raises(InputError, match=f"{stage} failed on purpose"):
+        paistudio.replace(seq, [ref], tmp_path / "o.mp4", matte=matte, fps=Fraction(24),
+                          stages={"complete": "on", "repair": "on"})
+    assert len(calls) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fg", "matte", "r.png"]
+
+
 def test_matte_completion_on_a_key_is_skipped_with_a_warning(tmp_path):
     frames, *_ = green_screen_clip(6, 128, 80, seed=4)
     fg = write_video(tmp_path / "fg.mp4", frames)
