@@ -105,7 +105,7 @@ class PersonSegmenter:
             if self._prev is not None and self.smoothing > 0:
                 c = cv2.addWeighted(self._prev, self.smoothing, c, 1 - self.smoothing, 0)  # temporal stabilisation
             self._prev = c
-            if self.radius > 0:  # edge-aware: a grey guide costs a third of a colour one
+            if self.radius > 0:  # edge-aware, guided by the frame's grey
                 c = fast_guided_filter(cv2.cvtColor(np.ascontiguousarray(f[..., :3]), cv2.COLOR_RGB2GRAY), c,
                                        self.radius, 1e-3)
             a = cv2.multiply(cv2.subtract(c, lo), 1.0 / (hi - lo))

@@ -165,7 +165,7 @@ class DitEngine:
 
     def close(self) -> None:
         """Release the matte sources (a segmenter's graph, a matte file's reader); the job calls it at the end."""
-        for m in {id(m): m for m in self._mattes}.values():
+        for m in self._mattes:  # a source listed twice is closed twice: close() is idempotent
             m.close()
 
     def report(self) -> dict:
