@@ -95,6 +95,29 @@ def test_the_same_input_gives_the_same_matte_in_one_process():
     np.testing.assert_array_equal(first, again)
 
 
+def test_chunks_on_two_threads_give_the_frame_by_frame_mattes_and_summary():
+    """The render pass completes a chunk's frames in parallel; each frame reads only past input frames, so the
+    result (and the summary) must be that of one frame at a time, whatever the chunk boundaries."""
+    n = 11
+    c1, res = run(n, drop_leg)
+    one_by_one = np.stack([out for *_, out in res])
+    inputs = [(frame, drop_leg(alpha)) for frame, alpha in frames(n)]
+    c2 = MatteCompleter(homographies(n), (W, H), workers=2)
+    try:
+        out, t = [], 0
+        for size in (1, 4, 4, 2):  # a single frame, full chunks, a short last chunk
+            part = inputs[t:t + size]
+            out += c2.complete_chunk([f for f, _ in part], [a for _, a in part], t)
+            t += size
+        assert c2._pool is not None  # the chunks really ran on the threads
+    finally:
+        c2.close()
+    assert t == n
+    np.testing.assert_array_equal(np.stack(out), one_by_one)
+    assert (np.stack(out) != np.stack([a for _, a in inputs])).any()  # completion did add something
+    assert c2.summary() == c1.summary()
+
+
 def test_first_frame_and_empty_matte_are_returned_as_given():
     c = MatteCompleter(homographies(3), (W, H))
     frame, alpha = next(frames(1))

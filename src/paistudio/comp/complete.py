@@ -23,6 +23,7 @@ State: the last max(lags) frames at low resolution (O(1) in the video's length).
 from __future__ import annotations
 
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -57,10 +58,13 @@ class CompleteSettings:
 
 class MatteCompleter:
     """`complete(frame, alpha, t)` once per frame, in order, with `homographies[t]` mapping a common background
-    plane (frame 0's) to frame t, as the camera path does."""
+    plane (frame 0's) to frame t, as the camera path does. `complete_chunk` does the same for several
+    consecutive frames at once, on `workers` threads: a frame's completion reads only past *input* frames (never
+    a past result), so frames are independent once the history is taken in order, and the result is the same as
+    one frame at a time. Call `close()` to stop the threads."""
 
     def __init__(self, homographies: np.ndarray, size: tuple[int, int],
-                 settings: CompleteSettings = CompleteSettings()):
+                 settings: CompleteSettings = CompleteSettings(), workers: int = 1):
         self.h = np.asarray(homographies, np.float64)
         self.settings = settings
         w, h = size
@@ -68,28 +72,57 @@ class MatteCompleter:
         self.history: deque[tuple[int, np.ndarray]] = deque(maxlen=max(settings.lags))
         self.frames = self.completed = 0
         self.added_share_sum = 0.0  # sum over completed frames of the added area / the matte's area
+        self.workers = max(1, int(workers))  # GrabCut runs on one thread per frame: frames in parallel
+        self._pool: ThreadPoolExecutor | None = None
 
     def complete(self, frame: np.ndarray, alpha: np.ndarray, t: int) -> np.ndarray:
         """The completed alpha `[H, W]` uint8 (the input itself when nothing is added)."""
-        check_rgb(frame, "frame")
-        check_alpha(alpha, frame.shape[:2], "alpha")
-        self.frames += 1
-        out = self._complete(frame, alpha, t)
-        H, W = alpha.shape
-        small = cv2.resize(frame, (max(1, round(W * self.g)), max(1, round(H * self.g))), interpolation=cv2.INTER_AREA)
-        self.history.append((t, small))
+        return self.complete_chunk([frame], [alpha], t)[0]
+
+    def complete_chunk(self, frames, alphas, t0: int) -> list[np.ndarray]:
+        """`complete` for frames t0, t0 + 1, ... (RGB `[H, W, 3]` and alpha `[H, W]` each), in parallel."""
+        jobs = []
+        for i, (frame, alpha) in enumerate(zip(frames, alphas)):
+            check_rgb(frame, "frame")
+            check_alpha(alpha, frame.shape[:2], "alpha")
+            t = t0 + i
+            lags = self._lags(t)
+            jobs.append((frame, alpha, t, [(u, f) for u, f in self.history if t - u in lags]))
+            H, W = alpha.shape
+            small = cv2.resize(frame, (max(1, round(W * self.g)), max(1, round(H * self.g))),
+                               interpolation=cv2.INTER_AREA)
+            self.history.append((t, small))
+        if self.workers > 1 and len(jobs) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="complete")
+            results = list(self._pool.map(lambda job: self._complete(*job), jobs))
+        else:
+            results = [self._complete(*job) for job in jobs]
+        out = []
+        for alpha, added_share in results:  # in frame order: the summary does not depend on the threads
+            self.frames += 1
+            if added_share is not None:
+                self.completed += 1
+                self.added_share_sum += added_share
+            out.append(alpha)
         return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def summary(self) -> dict:
         share = self.added_share_sum / self.completed if self.completed else 0.0
         return {"frames": self.frames, "frames_completed": self.completed, "mean_added_share": round(share, 4)}
 
-    def _complete(self, frame, alpha, t):
+    def _complete(self, frame, alpha, t, past) -> tuple[np.ndarray, float | None]:
+        """One frame against its `past` (t - u, low-res frame u) frames: the alpha, and the added area's share of
+        the matte (None when nothing was added)."""
         st = self.settings
         solid = cv2.inRange(alpha, 128, 255)
-        past = [(u, f) for u, f in self.history if t - u in self._lags(t)]
         if cv2.countNonZero(solid) < MIN_MATTE_PX or not past:
-            return alpha
+            return alpha, None
         H, W = alpha.shape
         x0, y0, bw, bh = cv2.boundingRect(solid)
         x1, y1 = x0 + bw, y0 + bh
@@ -101,7 +134,7 @@ class MatteCompleter:
         matte = cv2.resize(alpha[Y0:Y1, X0:X1], size, interpolation=cv2.INTER_AREA) > 127  # [h, w]
         candidates = self._grabcut(crop, matte, max(1, int(r * s)))
         if candidates is None or not candidates.any():
-            return alpha
+            return alpha, None
         # crop pixel -> full frame t: translate and scale; full frame u -> history u: self.g
         to_crop = np.array([[s, 0, s * (0.5 - X0) - 0.5], [0, s, s * (0.5 - Y0) - 0.5], [0, 0, 1]])
         from_hist = np.array([[1 / self.g, 0, 0.5 / self.g - 0.5], [0, 1 / self.g, 0.5 / self.g - 0.5], [0, 0, 1]])
@@ -116,15 +149,13 @@ class MatteCompleter:
         add = cv2.morphologyEx(add, cv2.MORPH_CLOSE, disc(3)) & ~matte
         add = _touching(add.astype(bool), matte)
         if not add.any():
-            return alpha
+            return alpha, None
         soft = cv2.resize(add.astype(np.uint8) * 255, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_LINEAR)
         sigma = 0.5 / s
         soft = cv2.GaussianBlur(soft, (0, 0), sigma) if sigma > 0.6 else soft
         out = alpha.copy()
         np.maximum(out[Y0:Y1, X0:X1], soft, out=out[Y0:Y1, X0:X1])
-        self.completed += 1
-        self.added_share_sum += float(add.sum()) / max(1, int(matte.sum()))
-        return out
+        return out, float(add.sum()) / max(1, int(matte.sum()))
 
     def _lags(self, t: int) -> set[int]:
         return {min(k, t) for k in self.settings.lags} - {0}

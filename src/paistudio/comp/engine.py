@@ -33,6 +33,7 @@ from .shadow import contact_shadow
 
 RENDER_CHUNK = 4  # frames per chunk in the render pass: few full-size frames in flight keeps memory low
 KEY_BOX_MARGIN = 12  # analysis-resolution pixels added around the foreground box before keying at full size
+COMPLETION_WORKERS = 2  # frames completed at once: GrabCut is one thread per frame and the slowest stage of plain footage
 EDGE_REACH = 24  # full-res pixels around the matte's box that the edge stages may change or read (wrap, blur)
 
 
@@ -125,7 +126,7 @@ class CompositeEngine:
         if repairs(st.repair, self.matte.mode):
             self.repairer = MatteRepairer(screen=self.matte.backing is not None)
         if completes(st.complete, self.matte.mode, self.matte.backing is not None):
-            self.completer = MatteCompleter(self.camera.homographies, size)
+            self.completer = MatteCompleter(self.camera.homographies, size, workers=COMPLETION_WORKERS)
         elif st.complete == "on":
             job.warnings.append(f"matte completion applies to plain footage (a matte file or --matte segment), not to "
                                 f"a {self.matte.mode} matte{' on a screen' if self.matte.backing is not None else ''}; "
@@ -212,9 +213,11 @@ class CompositeEngine:
         """Matte completion (plain footage), frame by frame in order."""
         t = 0
         for m in matted:
-            for i in range(len(m.frames)):
-                m.alphas[i] = self.completer.complete(np.ascontiguousarray(m.frames[i, ..., :3]), m.alphas[i], t)
-                t += 1
+            n = len(m.frames)
+            frames = [np.ascontiguousarray(m.frames[i, ..., :3]) for i in range(n)]
+            for i, a in enumerate(self.completer.complete_chunk(frames, list(m.alphas), t)):
+                m.alphas[i] = a
+            t += n
             yield m
 
     def _key_boxes(self) -> np.ndarray | None:
@@ -270,9 +273,12 @@ class CompositeEngine:
         return fg, box
 
     def close(self) -> None:
-        """Release the matte source (a segmenter's graph, a matte file's reader); the job calls it at the end."""
+        """Release the matte source (a segmenter's graph, a matte file's reader) and the completion threads; the job
+        calls it at the end."""
         if self.matte is not None:
             self.matte.close()
+        if self.completer is not None:
+            self.completer.close()
 
     def report(self) -> dict:
         d = {"engine": self.name, "matte": self.matte.describe() if self.matte else None, "timings": self.timings}
