@@ -43,7 +43,7 @@ def test_alpha_is_soft_uint8_and_state_is_per_pass(model):
 def test_fast_guided_filter_snaps_a_blurred_matte_to_the_guide_edge():
     """A step in the guide and the same step blurred (sigma 6) as the confidence: the filter puts a jump into the
     output exactly at the guide's edge (the blurred input rises by at most 0.07 a pixel), keeps the flat parts,
-    and stays close to the exact filter."""
+    stays close to the exact filter, and applies a gain and offset exactly."""
     import cv2
 
     from paistudio.comp.segment import fast_guided_filter
@@ -58,6 +58,8 @@ def test_fast_guided_filter_snaps_a_blurred_matte_to_the_guide_edge():
     assert np.abs(out[:, :100]).max() < 0.01 and np.abs(out[:, 220:] - 1).max() < 0.01
     exact = cv2.ximgproc.guidedFilter(guide.astype(np.float32) / 255, src, 8, 1e-3)
     assert np.abs(out - exact).mean() < 0.01
+    ramped = fast_guided_filter(guide, src, 8, 1e-3, gain=1 / 0.3, offset=-0.35 / 0.3)  # the segmenter's ramp
+    np.testing.assert_allclose(ramped, (out - 0.35) / 0.3, atol=1e-4)
 
 
 def _clip(name, n=30):

@@ -100,17 +100,21 @@ class PersonSegmenter:
     def alphas(self, frames: np.ndarray) -> np.ndarray:
         out = np.empty(frames.shape[:3], np.uint8)
         lo, hi = self.soft
+        gain, offset = 1 / (hi - lo), -lo / (hi - lo)  # confidence lo .. hi -> 0 .. 1
         for i, f in enumerate(frames):
             c = self.confidence(f)
             if self._prev is not None and self.smoothing > 0:
                 c = cv2.addWeighted(self._prev, self.smoothing, c, 1 - self.smoothing, 0)  # temporal stabilisation
             self._prev = c
-            if self.radius > 0:  # edge-aware, guided by the frame's grey
-                c = fast_guided_filter(cv2.cvtColor(np.ascontiguousarray(f[..., :3]), cv2.COLOR_RGB2GRAY), c,
-                                       self.radius, 1e-3)
-            a = cv2.multiply(cv2.subtract(c, lo), 1.0 / (hi - lo))
-            np.clip(np.nan_to_num(a, copy=False), 0, 1, out=a)
-            out[i] = cv2.multiply(a * a, 3 - 2 * a, scale=255.0, dtype=cv2.CV_8U)  # smoothstep to alpha, rounded
+            if self.radius > 0:  # edge-aware, guided by the frame's grey; the lo .. hi ramp folded into its fit
+                a = fast_guided_filter(cv2.cvtColor(np.ascontiguousarray(f[..., :3]), cv2.COLOR_RGB2GRAY), c,
+                                       self.radius, 1e-3, gain, offset)
+            else:
+                a = cv2.addWeighted(c, gain, c, 0.0, offset)
+            np.clip(a, 0, 1, out=a)  # (a NaN stays NaN and becomes alpha 0 in the cast below)
+            # smoothstep a^2 (3 - 2a) to alpha, rounded
+            out[i] = cv2.multiply(cv2.multiply(a, a), cv2.addWeighted(a, -2.0, a, 0.0, 3.0), scale=255.0,
+                                  dtype=cv2.CV_8U)
         return out
 
     def close(self) -> None:
@@ -121,12 +125,14 @@ class PersonSegmenter:
             self._seg = None
 
 
-def fast_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+def fast_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, gain: float = 1.0,
+                       offset: float = 0.0) -> np.ndarray:
     """He & Sun's fast guided filter: `src` [H, W] float32 filtered with the grey uint8 `guide` [H, W] (in [0, 1]
     once scaled), its linear coefficients fitted on a 1/s copy (s = radius / 4, within 1 ... 4) and applied at full
-    size. For the segmenter's radius 8 (s = 2): 9 ms against cv2.ximgproc.guidedFilter's 25 ms on a 720p frame,
-    and on the six DAVIS person clips (`tests/comp/test_segment.py`) IoU and flicker stay within 0.002 and
-    0.0002 of the exact filter's (s = 4 would be 4 ms, but flicker rose by up to 7 %)."""
+    size; returns `gain * filtered + offset` (folded into the coefficients, so free at full size). For the
+    segmenter's radius 8 (s = 2): 9 ms against cv2.ximgproc.guidedFilter's 25 ms on a 720p frame, and on the six
+    DAVIS person clips (`tests/comp/test_segment.py`) IoU and flicker stay within 0.002 and 0.0002 of the exact
+    filter's (s = 4 would be 4 ms, but flicker rose by up to 7 %)."""
     s = int(max(1, min(4, radius // 4)))
     h, w = src.shape
     small = (max(1, round(w / s)), max(1, round(h / s)))
@@ -137,9 +143,11 @@ def fast_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: flo
     var = cv2.boxFilter(i * i, -1, k) - m_i * m_i
     a = (cv2.boxFilter(i * p, -1, k) - m_i * m_p) / (var + np.float32(eps))
     b = m_p - a * m_i
-    big_a = cv2.resize(cv2.boxFilter(a, -1, k), (w, h), interpolation=cv2.INTER_LINEAR)
-    big_b = cv2.resize(cv2.boxFilter(b, -1, k), (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.scaleAdd(cv2.multiply(big_a, guide, dtype=cv2.CV_32F), 1 / 255, big_b)
+    mean_a = cv2.boxFilter(a, -1, k) * np.float32(gain / 255)  # per guide level (0 .. 255)
+    mean_b = cv2.addWeighted(cv2.boxFilter(b, -1, k), gain, b, 0.0, offset)
+    big_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
+    big_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.add(cv2.multiply(big_a, guide, dtype=cv2.CV_32F), big_b)
 
 
 @contextlib.contextmanager
