@@ -156,10 +156,11 @@ class CompositeEngine:
 
     def chunks(self, progress: Progress, layers: bool = False) -> Iterator[RenderedChunk]:
         """The render pass as a pipeline of threads, a chunk apart: decode -> matte (alpha, repair) -> completion
-        (when on) -> plate and composite here -> (the job's writer). The matte stages are sequential in time (the
-        repairer and completer keep state), so they cannot split across frames; on separate threads they overlap
-        with each other and with compositing, which counts where they are slow (`--matte segment` on 720p: the
-        segmenter about 25 ms of CPU a frame, GrabCut's completion about 50)."""
+        (when on) -> plate and composite here -> (the job's writer). The segmenter and the repairer keep state from
+        frame to frame, so they cannot split across frames; completion keeps only past input frames, so it runs a
+        chunk's frames on two threads (`COMPLETION_WORKERS`). On separate threads the stages overlap with each other
+        and with compositing, which counts where they are slow (`--matte segment` on a 1080p frame: the segmenter
+        about 50 ms of CPU, GrabCut's completion about 55)."""
         shot, info = self.job.shot, self.job.info
         despill = shot.stages.despill
         backing = self.matte.backing
