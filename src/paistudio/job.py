@@ -18,6 +18,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError, OutputError, ReferenceImageError, RenderInterrupted
+from .io import hdr
 from .io.atomic import atomic_path, check_writable, write_text_atomic
 from .io.pipeline import BackgroundWriter
 from .io.images import fit_cover, load_reference
@@ -64,7 +65,12 @@ def prepare_job(shot: Shot) -> Job:
     order = sorted(range(len(anchors)), key=anchors.__getitem__)
     size = (info.width, info.height)
     refs = [fit_cover(load_reference(shot.references[i].path), size) for i in order]
-    return Job(shot, info, refs, [anchors[i] for i in order], [shot.references[i].path for i in order])
+    job = Job(shot, info, refs, [anchors[i] for i in order], [shot.references[i].path for i in order])
+    if info.to_sdr:
+        job.warnings.append(f"the foreground is {hdr.describe(info.transfer, info.primaries)}: converted to SDR BT.709 "
+                            "on decode (HDR reference white 203 cd/m² as SDR white, highlights rolled off); the "
+                            "output is SDR BT.709")
+    return job
 
 
 def _check_output(shot: Shot, info: VideoInfo) -> None:

@@ -28,7 +28,8 @@ def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
 
 SRGB_TO_LINEAR = _srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)  # [256] uint8 code → linear
 SRGB_TO_LINEAR16 = np.round(SRGB_TO_LINEAR * 65535).astype(np.uint16)  # [256] → linear in 0..65535 (for cv2.LUT)
-_LINEAR16_TO_SRGB = np.clip(np.round(_linear_to_srgb(np.arange(65536) / 65535.0) * 255), 0, 255).astype(np.uint8)
+# [65536] linear in 0..65535 → uint8 sRGB (for cv2.LUT)
+LINEAR16_TO_SRGB = np.clip(np.round(_linear_to_srgb(np.arange(65536) / 65535.0) * 255), 0, 255).astype(np.uint8)
 
 
 def _image(x: np.ndarray) -> np.ndarray:
@@ -53,7 +54,7 @@ def to_srgb(linear: np.ndarray) -> np.ndarray:
     if linear.size == 0:
         return np.zeros(linear.shape, np.uint8)
     code16 = cv2.multiply(_image(linear), 65535.0, dtype=cv2.CV_16U)  # rounds, saturates below 0 and above 1
-    return cv2.LUT(code16, _LINEAR16_TO_SRGB).reshape(linear.shape)
+    return cv2.LUT(code16, LINEAR16_TO_SRGB).reshape(linear.shape)
 
 
 def nonzero(mask: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from ..errors import FormatError, InputError
+from . import hdr
 from .images import IMAGE_EXTENSIONS, read_image
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf"}
@@ -43,15 +44,21 @@ class VideoInfo:
     has_audio: bool = False
     codec: str = ""
     files: list[Path] = field(default_factory=list, repr=False)  # the frames of a sequence
+    transfer: int | None = None  # FFmpeg's colour tags of a video (AVColorTransferCharacteristic, AVColorPrimaries)
+    primaries: int | None = None
+    to_sdr: bool = False  # frames are converted from HDR / BT.2020 to SDR BT.709 on decode (`io.hdr`)
 
     @property
     def duration(self) -> float:
         return self.n_frames / float(self.fps)
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "kind": self.kind, "width": self.width, "height": self.height,
-                "frames": self.n_frames, "fps": f"{self.fps.numerator}/{self.fps.denominator}",
-                "codec": self.codec, "alpha": self.has_alpha, "audio": self.has_audio}
+        d = {"path": str(self.path), "kind": self.kind, "width": self.width, "height": self.height,
+             "frames": self.n_frames, "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+             "codec": self.codec, "alpha": self.has_alpha, "audio": self.has_audio}
+        if self.to_sdr:
+            d["converted_from"] = hdr.describe(self.transfer, self.primaries)
+        return d
 
 
 def probe(path: str | Path, fps: Fraction | None = None, role: str = "foreground") -> VideoInfo:
@@ -94,8 +101,12 @@ def _probe_video(path: Path, role: str) -> VideoInfo:
         width, height = ctx.width, ctx.height
         fmt = ctx.pix_fmt or ""
         has_alpha = any(fmt.startswith(p) for p in _ALPHA_FORMATS)
+        trc, primaries = ctx.color_trc, ctx.color_primaries
         info = VideoInfo(path, "video", width, height, len(pts), fps, Fraction(stream.time_base), pts,
-                         has_alpha=has_alpha, has_audio=bool(container.streams.audio), codec=ctx.name)
+                         has_alpha=has_alpha, has_audio=bool(container.streams.audio), codec=ctx.name,
+                         transfer=trc, primaries=primaries,
+                         # a matte's values are coverage, not light: read as coded
+                         to_sdr=role != "matte" and hdr.needs_conversion(trc, primaries))
     finally:
         container.close()
     _check_first_frame(info, role)
@@ -180,8 +191,9 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
         scaler = VideoReformatter()  # reused: one threaded swscale context for the whole clip
         buf = []
         try:
+            sdr = (info.transfer, info.primaries) if info.to_sdr else None
             for frame in container.decode(stream):
-                buf.append(_upright(frame, fmt, scaler, size))
+                buf.append(_upright(frame, fmt, scaler, size, sdr))
                 if len(buf) == chunk:
                     yield np.stack(buf)
                     buf = []
@@ -193,27 +205,32 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
         container.close()
 
 
-def _upright(frame: av.VideoFrame, fmt: str, scaler: VideoReformatter, size=None) -> np.ndarray:
+def _upright(frame: av.VideoFrame, fmt: str, scaler: VideoReformatter, size=None, sdr=None) -> np.ndarray:
     """RGB(A) of a frame as it is meant to be seen: a display rotation (phone footage) is applied."""
     turns = (frame.rotation or 0) % 360 // 90  # counter-clockwise quarter turns
     if turns % 2 and size is not None:
         size = (size[1], size[0])
-    rgb = _to_rgb(frame, fmt, scaler, size)
+    rgb = _to_rgb(frame, fmt, scaler, size, sdr)
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
-def _to_rgb(frame: av.VideoFrame, fmt: str, scaler: VideoReformatter, size=None) -> np.ndarray:
-    """RGB(A) with the frame's own matrix; untagged HD is taken as BT.709 and SD as BT.601 (what players do)."""
+def _to_rgb(frame: av.VideoFrame, fmt: str, scaler: VideoReformatter, size=None, sdr=None) -> np.ndarray:
+    """RGB(A) with the frame's own matrix; untagged HD is taken as BT.709 and SD as BT.601 (what players do).
+    `sdr` = (transfer, primaries): decode to 16 bits and convert HDR / BT.2020 to SDR BT.709 (`io.hdr`)."""
     cs = frame.colorspace
     if cs in (0, 2):  # RGB or unspecified
         cs = None if frame.format.name.startswith(("rgb", "bgr", "gbr", "argb", "abgr")) else (
             1 if frame.height >= 720 else 5)
     w, h = size if size is not None else (None, None)
     interp = "AREA" if size is not None else None
-    if cs:
-        return scaler.reformat(frame, w, h, format=fmt, src_colorspace=cs, dst_colorspace=cs, interpolation=interp,
-                               threads=1).to_ndarray()
-    return scaler.reformat(frame, w, h, format=fmt, interpolation=interp, threads=1).to_ndarray()
+    if sdr is not None:
+        fmt = "rgba64le" if fmt == "rgba" else "rgb48le"
+    colours = {"src_colorspace": cs, "dst_colorspace": cs} if cs else {}
+    out = scaler.reformat(frame, w, h, format=fmt, interpolation=interp, threads=1, **colours).to_ndarray()
+    if sdr is None:
+        return out
+    rgb = hdr.to_sdr(out[..., :3], *sdr)
+    return np.dstack([rgb, (out[..., 3] >> 8).astype(np.uint8)]) if out.shape[-1] == 4 else rgb
 
 
 def _short(e: Exception) -> str:

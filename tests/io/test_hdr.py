@@ -1,0 +1,91 @@
+"""HDR (HLG, PQ) and BT.2020 sources are converted to SDR BT.709 on decode, with known answers.
+
+Grey signal levels through the standards' formulas and our documented mapping (HDR reference white 203 cd/m² as
+SDR 1.0, a shoulder above 0.8, the sRGB curve):
+- HLG 0.75 (BT.2408's reference white): scene light 0.265, OOTF at 1000 cd/m² → 203 cd/m² → 1.0 → shoulder
+  0.8 + 0.2 (1 − e⁻¹) = 0.926 → sRGB code 246.6;
+- HLG 0.5: scene light 1/12 → 4.926 · (1/12)^1.2 = 0.250 of reference white → sRGB code 136.9;
+- HLG 1.0: 1000 cd/m² → 4.93 → shoulder ≈ 1.0 → 255;
+- PQ 0.5807: 203 cd/m² → 246.6, like HLG's reference white.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paistudio.io import hdr
+from paistudio.io.video import probe, read_chunks
+from paistudio.job import prepare_job
+from paistudio.shot import Shot
+from tests.media import textured_background, write_image, write_video
+
+W, H = 64, 32
+
+
+def write_tagged(path: Path, levels, trc: int, primaries: int = hdr.PRIMARIES_BT2020) -> Path:
+    """A lossless 10-bit HEVC clip (as phone footage is; Matroska, which holds 4:4:4 HEVC where this mp4 muxer
+    does not) whose frames are grey stripes at the given signal levels."""
+    rgb = np.zeros((H, W, 3), np.uint16)
+    for i, v in enumerate(levels):
+        rgb[:, i * W // len(levels):(i + 1) * W // len(levels)] = round(v * 65535)
+    return write_video(path, [rgb, rgb], codec="libx265", pix_fmt="yuv444p10le",
+                       options={"x265-params": "log-level=error:lossless=1"}, colour=(primaries, trc))
+
+
+def stripes(path: Path, n: int, role: str = "foreground") -> np.ndarray:
+    info = probe(path, role=role)
+    frame = next(read_chunks(info, chunk=1))[0]
+    return np.array([frame[H // 2, (2 * i + 1) * W // (2 * n)] for i in range(n)])  # [n, 3] the stripes' centres
+
+
+def test_hlg_greys_land_on_the_known_sdr_codes(tmp_path):
+    clip = write_tagged(tmp_path / "hlg.mkv", [0.5, 0.75, 1.0], hdr.TRC_HLG)
+    info = probe(clip)
+    assert info.to_sdr and info.describe()["converted_from"] == "HLG, BT.2020"
+    got = stripes(clip, 3)
+    assert (got.max(1) - got.min(1) <= 1).all(), got  # grey stays grey
+    np.testing.assert_allclose(got[:, 1], [136.9, 246.6, 255], atol=2)
+
+
+def test_pq_reference_white_matches_hlg_reference_white(tmp_path):
+    got = stripes(write_tagged(tmp_path / "pq.mkv", [0.0, 0.5807], hdr.TRC_PQ), 2)
+    np.testing.assert_allclose(got[:, 1], [0, 246.6], atol=2)
+
+
+def test_a_matte_tagged_hlg_is_read_as_coded(tmp_path):
+    """A matte's values are coverage: the tags must not tone-map them."""
+    clip = write_tagged(tmp_path / "matte.mkv", [0.25, 0.5], hdr.TRC_HLG)
+    assert not probe(clip, role="matte").to_sdr
+    np.testing.assert_allclose(stripes(clip, 2, role="matte")[:, 1], [63.75, 127.5], atol=2)
+
+
+def test_conversion_maths():
+    assert hdr.pq_to_nits(np.array([0.0, 0.5807, 1.0])) == pytest.approx([0, 203, 10000], abs=0.5)
+    assert hdr.hlg_to_scene(np.array([0.0, 0.5, 1.0])) == pytest.approx([0, 1 / 12, 1], abs=1e-6)
+    x = np.linspace(0, 3, 301)  # up to 3x reference white (609 cd/m²): highlights stay apart
+    y = hdr.tone(x)
+    assert np.all(np.diff(y) > 0) and y[-1] < 1
+    assert hdr.tone(np.array([10000 / 203])) <= 1  # PQ's 10,000 cd/m² peak: white, never above
+    assert hdr.tone(np.array([0.5, hdr.KNEE])) == pytest.approx([0.5, hdr.KNEE])  # identity below the knee
+    slope = (hdr.tone(np.array([hdr.KNEE + 1e-6])) - hdr.KNEE) / 1e-6
+    assert slope == pytest.approx(1, abs=1e-4)  # no kink at the knee
+    # BT.2020 -> BT.709: grey stays grey; a saturated BT.2020 green lies outside BT.709 (red and blue clip to 0)
+    grey = np.full((1, 1, 3), 30000, np.uint16)
+    out = hdr.to_sdr(grey, 14, hdr.PRIMARIES_BT2020)  # an SDR transfer (BT.2020 10-bit), wide primaries
+    assert out.max() - out.min() <= 1
+    green = np.zeros((1, 1, 3), np.uint16)
+    green[..., 1] = 40000
+    r, g, b = hdr.to_sdr(green, 14, hdr.PRIMARIES_BT2020)[0, 0]
+    assert r == 0 and b == 0 and g > 150
+
+
+def test_an_hdr_foreground_is_named_in_the_warnings_and_the_record(tmp_path):
+    clip = write_tagged(tmp_path / "hlg.mkv", [0.75], hdr.TRC_HLG)
+    ref = write_image(tmp_path / "ref.png", textured_background(W, H))
+    job = prepare_job(Shot.from_dict({"foreground": {"path": str(clip)}, "references": [{"path": str(ref)}],
+                                      "output": {"path": str(tmp_path / "out.mp4")}}))
+    assert any("HLG, BT.2020: converted to SDR BT.709" in w for w in job.warnings), job.warnings
+    sdr_clip = tmp_path / "sdr.mkv"
+    write_tagged(sdr_clip, [0.75], trc=1, primaries=1)
+    assert not probe(sdr_clip).to_sdr and "converted_from" not in probe(sdr_clip).describe()
