@@ -157,7 +157,7 @@ def green_screen_clip(n: int = 24, width: int = 160, height: int = 96, *, colour
 def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: str = "libx264",
                 pix_fmt: str = "yuv420p", audio_hz: int | None = None, options: dict | None = None,
                 colour: tuple[int, int] | None = None) -> Path:
-    """Write RGB(A) frames (uint8, or uint16 RGB) to a video file; `audio_hz` adds a 440 Hz mono AAC tone of the
+    """Write RGB(A) frames (uint8 or uint16) to a video file; `audio_hz` adds a 440 Hz mono AAC tone of the
     same length; `colour` = (primaries, transfer) tags the stream (FFmpeg's codes; the matrix tag follows: BT.2020
     for BT.2020 primaries, else BT.709)."""
     path = Path(path)
@@ -173,9 +173,12 @@ def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: s
             cc.color_primaries, cc.color_trc = colour
             cc.colorspace, cc.color_range = (9 if colour[0] == 9 else 1), 1
         astream = out.add_stream("aac", rate=audio_hz, layout="mono") if audio_hz else None
-        fmt = "rgba" if frames[0].shape[-1] == 4 else ("rgb48le" if frames[0].dtype == np.uint16 else "rgb24")
-        for f in frames:
-            for pkt in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=fmt)):
+        deep = frames[0].dtype == np.uint16
+        fmt = ("rgba64le" if deep else "rgba") if frames[0].shape[-1] == 4 else ("rgb48le" if deep else "rgb24")
+        for t, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=fmt)
+            vf.pts = t  # in 1/fps: what the encoders count by themselves, but explicit (x265 in Matroska needs it)
+            for pkt in vs.encode(vf):
                 out.mux(pkt)
         for pkt in vs.encode():
             out.mux(pkt)

@@ -60,6 +60,19 @@ def test_a_matte_tagged_hlg_is_read_as_coded(tmp_path):
     np.testing.assert_allclose(stripes(clip, 2, role="matte")[:, 1], [63.75, 127.5], atol=2)
 
 
+def test_an_hlg_clip_with_alpha_keeps_its_alpha(tmp_path):
+    """ProRes 4444 in HLG: the colour is converted, the alpha channel is not."""
+    rgba = np.zeros((H, W, 4), np.uint16)
+    rgba[..., :3] = round(0.75 * 65535)
+    rgba[..., 3] = 32768
+    clip = write_video(tmp_path / "hlg.mov", [rgba, rgba], codec="prores_ks", pix_fmt="yuva444p10le",
+                       options={"profile": "4"}, colour=(hdr.PRIMARIES_BT2020, hdr.TRC_HLG))
+    info = probe(clip)
+    assert info.to_sdr and info.has_alpha
+    px = next(read_chunks(info, chunk=1))[0, H // 2, W // 2]
+    np.testing.assert_allclose(px, [246.6, 246.6, 246.6, 128], atol=2)
+
+
 def test_conversion_maths():
     assert hdr.pq_to_nits(np.array([0.0, 0.5807, 1.0])) == pytest.approx([0, 203, 10000], abs=0.5)
     assert hdr.hlg_to_scene(np.array([0.0, 0.5, 1.0])) == pytest.approx([0, 1 / 12, 1], abs=1e-6)
