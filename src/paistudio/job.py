@@ -66,6 +66,9 @@ def prepare_job(shot: Shot) -> Job:
     size = (info.width, info.height)
     refs = [fit_cover(load_reference(shot.references[i].path), size) for i in order]
     job = Job(shot, info, refs, [anchors[i] for i in order], [shot.references[i].path for i in order])
+    if info.interlaced:
+        job.warnings.append("the foreground is interlaced: deinterlaced on decode (bwdif, each frame keeps its first "
+                            "field, so the frame count and rate stay the input's)")
     if info.to_sdr:
         job.warnings.append(f"the foreground is {hdr.describe(info.transfer, info.primaries)}: converted to SDR BT.709 "
                             "on decode (HDR reference white 203 cd/m² as SDR white, highlights rolled off); the "

@@ -8,6 +8,7 @@ RGB(A) uint8 chunks `[T, H, W, C]`; memory stays flat in clip length.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,6 +26,7 @@ from .images import IMAGE_EXTENSIONS, read_image
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf"}
 DEFAULT_SEQUENCE_FPS = Fraction(24)
+_INTERLACED = (2, 3, 4, 5)  # AVFieldOrder: top first, bottom first, and the two swapped-coding orders
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya8", "ya16", "pal8")
 
 
@@ -47,6 +49,7 @@ class VideoInfo:
     transfer: int | None = None  # FFmpeg's colour tags of a video (AVColorTransferCharacteristic, AVColorPrimaries)
     primaries: int | None = None
     to_sdr: bool = False  # frames are converted from HDR / BT.2020 to SDR BT.709 on decode (`io.hdr`)
+    interlaced: bool = False  # fields: frames are deinterlaced on decode (bwdif)
 
     @property
     def duration(self) -> float:
@@ -58,6 +61,8 @@ class VideoInfo:
              "codec": self.codec, "alpha": self.has_alpha, "audio": self.has_audio}
         if self.to_sdr:
             d["converted_from"] = hdr.describe(self.transfer, self.primaries)
+        if self.interlaced:
+            d["deinterlaced"] = True
         return d
 
 
@@ -106,7 +111,8 @@ def _probe_video(path: Path, role: str) -> VideoInfo:
                          has_alpha=has_alpha, has_audio=bool(container.streams.audio), codec=ctx.name,
                          transfer=trc, primaries=primaries,
                          # a matte's values are coverage, not light: read as coded
-                         to_sdr=role != "matte" and hdr.needs_conversion(trc, primaries))
+                         to_sdr=role != "matte" and hdr.needs_conversion(trc, primaries),
+                         interlaced=ctx.field_order in _INTERLACED)
     finally:
         container.close()
     _check_first_frame(info, role)
@@ -192,7 +198,8 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
         buf = []
         try:
             sdr = (info.transfer, info.primaries) if info.to_sdr else None
-            for frame in container.decode(stream):
+            frames = container.decode(stream)
+            for frame in (_deinterlaced(stream, frames) if info.interlaced else frames):
                 buf.append(_upright(frame, fmt, scaler, size, sdr))
                 if len(buf) == chunk:
                     yield np.stack(buf)
@@ -203,6 +210,27 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
             yield np.stack(buf)
     finally:
         container.close()
+
+
+def _deinterlaced(stream, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    """Frames through FFmpeg's bwdif, one frame out for each frame in (the frame count and rate are kept; each
+    frame keeps its first field, the other interpolated), only frames flagged interlaced touched. The field order
+    is the stream's: x264's interlaced streams say top first there but leave the frames' own flag at bottom first."""
+    parity = "tff" if stream.codec_context.field_order in (2, 4) else "bff"
+    graph = av.filter.Graph()
+    src = graph.add_buffer(template=stream)
+    bwdif = graph.add("bwdif", f"mode=send_frame:parity={parity}:deint=interlaced")
+    sink = graph.add("buffersink")
+    src.link_to(bwdif)
+    bwdif.link_to(sink)
+    graph.configure()
+    for frame in itertools.chain(frames, [None]):  # None flushes the frame bwdif holds back (it looks ahead)
+        graph.push(frame)
+        while True:
+            try:
+                yield graph.pull()
+            except (BlockingIOError, av.EOFError):
+                break
 
 
 def _upright(frame: av.VideoFrame, fmt: str, scaler: VideoReformatter, size=None, sdr=None) -> np.ndarray:

@@ -1,0 +1,69 @@
+"""Interlaced video (broadcast, AVCHD) is deinterlaced on decode: a bar moving between the two fields of each
+frame shows combing as coded; deinterlaced, every row of a frame shows the bar where its first field has it."""
+
+import av
+import numpy as np
+
+from paistudio.io.video import probe, read_chunks
+from paistudio.job import prepare_job
+from paistudio.shot import Shot
+from tests.media import textured_background, write_image
+
+W, H, N = 128, 96, 6
+STEP = 6  # px the bar moves per field
+
+
+def bar_at(field_time: int) -> np.ndarray:
+    img = np.full((H, W, 3), 40, np.uint8)
+    x = 10 + STEP * field_time
+    img[:, x:x + 20] = 220
+    return img
+
+
+def write_interlaced(path):
+    """Top field first: even rows at field time 2t, odd rows half a frame later (2t + 1)."""
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        s.options = {"x264-params": "interlaced=1:tff=1", "crf": "12"}
+        for t in range(N):
+            img = bar_at(2 * t)
+            img[1::2] = bar_at(2 * t + 1)[1::2]
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = t
+            for p in s.encode(vf):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path
+
+
+def comb(frame: np.ndarray) -> float:
+    """Mean difference between neighbouring rows (the bar is vertical: 0 without combing)."""
+    return float(np.abs(np.diff(frame[..., 1].astype(np.int16), axis=0)).mean())
+
+
+def test_fields_become_whole_frames_at_the_first_fields_moment(tmp_path):
+    info = probe(write_interlaced(tmp_path / "il.mp4"))
+    assert info.interlaced and info.describe()["deinterlaced"] is True
+    frames = np.concatenate(list(read_chunks(info)))
+    assert len(frames) == N == info.n_frames  # one frame out for each frame in
+    info.interlaced = False
+    coded = np.concatenate(list(read_chunks(info)))
+    assert min(comb(f) for f in coded) > 10  # the two fields disagree by STEP px at both edges
+    assert max(comb(f) for f in frames) < 1
+    for t, f in enumerate(frames):
+        for row in (40, 41):  # a top-field row and an interpolated bottom-field one
+            cols = np.flatnonzero(f[row, :, 1] > 130)
+            assert abs(cols[0] - (10 + STEP * 2 * t)) <= 1 and abs(cols[-1] - (29 + STEP * 2 * t)) <= 1, (t, row, cols)
+
+
+def test_progressive_video_is_left_alone_and_an_interlaced_one_is_named(tmp_path):
+    clip = write_interlaced(tmp_path / "il.mp4")
+    ref = write_image(tmp_path / "ref.png", textured_background(W, H))
+    job = prepare_job(Shot.from_dict({"foreground": {"path": str(clip)}, "references": [{"path": str(ref)}],
+                                      "output": {"path": str(tmp_path / "out.mp4")}}))
+    assert any("interlaced: deinterlaced on decode" in w for w in job.warnings), job.warnings
+    from tests.media import write_video
+    plain = write_video(tmp_path / "p.mp4", [bar_at(t) for t in range(3)])
+    assert not probe(plain).interlaced and "deinterlaced" not in probe(plain).describe()
