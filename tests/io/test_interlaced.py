@@ -1,13 +1,14 @@
 """Interlaced video (broadcast, AVCHD) is deinterlaced on decode: a bar moving between the two fields of each
 frame shows combing as coded; deinterlaced, every row of a frame shows the bar where its first field has it."""
 
-import av
+from fractions import Fraction
+
 import numpy as np
 
 from paistudio.io.video import probe, read_chunks
 from paistudio.job import prepare_job
 from paistudio.shot import Shot
-from tests.media import textured_background, write_image
+from tests.media import textured_background, write_image, write_video
 
 W, H, N = 128, 96, 6
 STEP = 6  # px the bar moves per field
@@ -22,20 +23,12 @@ def bar_at(field_time: int) -> np.ndarray:
 
 def write_interlaced(path):
     """Top field first: even rows at field time 2t, odd rows half a frame later (2t + 1)."""
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        s.options = {"x264-params": "interlaced=1:tff=1", "crf": "12"}
-        for t in range(N):
-            img = bar_at(2 * t)
-            img[1::2] = bar_at(2 * t + 1)[1::2]
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = t
-            for p in s.encode(vf):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-    return path
+    frames = []
+    for t in range(N):
+        img = bar_at(2 * t)
+        img[1::2] = bar_at(2 * t + 1)[1::2]
+        frames.append(img)
+    return write_video(path, frames, fps=Fraction(25), options={"x264-params": "interlaced=1:tff=1", "crf": "12"})
 
 
 def comb(frame: np.ndarray) -> float:
@@ -64,6 +57,5 @@ def test_progressive_video_is_left_alone_and_an_interlaced_one_is_named(tmp_path
     job = prepare_job(Shot.from_dict({"foreground": {"path": str(clip)}, "references": [{"path": str(ref)}],
                                       "output": {"path": str(tmp_path / "out.mp4")}}))
     assert any("interlaced: deinterlaced on decode" in w for w in job.warnings), job.warnings
-    from tests.media import write_video
     plain = write_video(tmp_path / "p.mp4", [bar_at(t) for t in range(3)])
     assert not probe(plain).interlaced and "deinterlaced" not in probe(plain).describe()
