@@ -315,3 +315,24 @@ def test_tracker_checks_backward_on_plain_footage_only(scene, tmp_path, monkeypa
     assert (key["engine"]["matte"]["mode"], file["engine"]["matte"]["mode"]) == ("key", "file")
     assert seen == [False, True]
     assert key["engine"]["camera"]["source"] == file["engine"]["camera"]["source"] == "tracked-backing"
+
+
+def test_anamorphic_footage_keeps_its_pixel_aspect_and_round_references(tmp_path):
+    """HDV-style storage: 120x90 pixels 4/3 wide, shown as 160x90. A disc in a square-pixel reference must stay a
+    disc on screen: 3/4 as wide as tall in stored pixels, and the output must say its pixels are 4/3 wide."""
+    frames = [textured_background(120, 90, seed=t) for t in range(4)]
+    fg = write_video(tmp_path / "hdv.mp4", frames, pixel_aspect=Fraction(4, 3))
+    from tests.media import write_sequence
+    matte = write_sequence(tmp_path / "matte", [np.zeros((90, 120, 3), np.uint8)] * 4)  # no subject: the plate
+    yy, xx = np.mgrid[:90, :160]
+    ref = np.full((90, 160, 3), 255, np.uint8)
+    ref[(xx - 79.5) ** 2 + (yy - 44.5) ** 2 <= 30 ** 2] = 0  # radius 30 in square pixels
+    ref_path = write_image(tmp_path / "disc.png", ref)
+    out = tmp_path / "out.mp4"
+    record = paistudio.replace(fg, [str(ref_path)], out, matte=matte, camera="static")
+    assert record["inputs"]["foreground"]["pixel_aspect"] == "4/3"
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+    dark = next(read_chunks(probe(out)))[0, ..., 1] < 128
+    cols, rows = np.flatnonzero(dark.any(0)), np.flatnonzero(dark.any(1))
+    assert abs(len(cols) - 45) <= 2 and abs(len(rows) - 61) <= 2, (len(cols), len(rows))  # 60 * 3/4 wide, 60 tall

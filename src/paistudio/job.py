@@ -64,7 +64,7 @@ def prepare_job(shot: Shot) -> Job:
         raise ReferenceImageError(f"two references are anchored at frame {dup}; give each its own anchor")
     order = sorted(range(len(anchors)), key=anchors.__getitem__)
     size = (info.width, info.height)
-    refs = [fit_cover(load_reference(shot.references[i].path), size) for i in order]
+    refs = [fit_cover(load_reference(shot.references[i].path), size, float(info.pixel_aspect)) for i in order]
     job = Job(shot, info, refs, [anchors[i] for i in order], [shot.references[i].path for i in order])
     if info.interlaced:
         job.warnings.append("the foreground is interlaced: deinterlaced on decode (bwdif, each frame keeps its first "
@@ -110,7 +110,11 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
                 audio = None
             sink = stack.enter_context(VideoSink(video_tmp, shot.output.codec, info.width, info.height, info.fps,
                                                  info.time_base, audio_from=audio, crf=shot.output.crf,
-                                                 preset=shot.output.preset))
+                                                 preset=shot.output.preset, pixel_aspect=info.pixel_aspect))
+            if info.pixel_aspect != 1 and (shot.output.codec == "png" or shot.output.layers):
+                job.warnings.append(f"the foreground's pixels are {info.describe()['pixel_aspect']} wide (anamorphic) "
+                                    "and PNG frames (the output or --layers) cannot say so: stretch them to the "
+                                    "display shape yourself")
             if shot.output.codec == "h264" and (info.width % 2 or info.height % 2):
                 job.warnings.append(f"odd frame size {info.width}x{info.height}: H.264 written as 4:4:4 (yuv444p), which "
                                     "some players cannot play; crop to even sizes or use --codec prores4444")

@@ -59,14 +59,18 @@ def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> 
         raise ReferenceImageError(f"reference {path} cannot be read as an image ({e}); give a JPEG/PNG/TIFF") from None
 
 
-def fit_cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def fit_cover(image: np.ndarray, size: tuple[int, int], pixel_aspect: float = 1.0) -> np.ndarray:
     """Scale `image` so it covers `size` = (W, H) and crop the centre: no borders, no distortion, the
-    overflow (left/right for a wide image, top/bottom for a tall one) is cut evenly from both sides."""
+    overflow (left/right for a wide image, top/bottom for a tall one) is cut evenly from both sides.
+
+    `pixel_aspect` (width / height of a frame pixel, e.g. 4/3 for anamorphic HDV) makes it cover the frame as it
+    is displayed, (W · pixel_aspect, H) in square pixels, and squeezes the result into W stored columns, so a
+    circle in the image is still a circle on screen."""
     W, H = size
     h, w = image.shape[:2]
-    scale = max(W / w, H / h)
-    nw, nh = max(W, round(w * scale)), max(H, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    scale = max(W * pixel_aspect / w, H / h)  # square (display) pixels per image pixel
+    nw, nh = max(W, round(w * scale / pixel_aspect)), max(H, round(h * scale))
+    interp = cv2.INTER_AREA if nw * nh < w * h else cv2.INTER_CUBIC
     resized = cv2.resize(image, (nw, nh), interpolation=interp) if (nw, nh) != (w, h) else image
     x0, y0 = (nw - W) // 2, (nh - H) // 2
     return np.ascontiguousarray(resized[y0:y0 + H, x0:x0 + W])

@@ -50,6 +50,7 @@ class VideoInfo:
     primaries: int | None = None
     to_sdr: bool = False  # frames are converted from HDR / BT.2020 to SDR BT.709 on decode (`io.hdr`)
     interlaced: bool = False  # fields: frames are deinterlaced on decode (bwdif)
+    pixel_aspect: Fraction = Fraction(1)  # width / height of a stored pixel as displayed (anamorphic: not 1)
 
     @property
     def duration(self) -> float:
@@ -63,6 +64,8 @@ class VideoInfo:
             d["converted_from"] = hdr.describe(self.transfer, self.primaries)
         if self.interlaced:
             d["deinterlaced"] = True
+        if self.pixel_aspect != 1:
+            d["pixel_aspect"] = f"{self.pixel_aspect.numerator}/{self.pixel_aspect.denominator}"
         return d
 
 
@@ -112,7 +115,8 @@ def _probe_video(path: Path, role: str) -> VideoInfo:
                          transfer=trc, primaries=primaries,
                          # a matte's values are coverage, not light: read as coded
                          to_sdr=role != "matte" and hdr.needs_conversion(trc, primaries),
-                         interlaced=ctx.field_order in _INTERLACED)
+                         interlaced=ctx.field_order in _INTERLACED,
+                         pixel_aspect=Fraction(stream.sample_aspect_ratio or 1) or Fraction(1))
     finally:
         container.close()
     _check_first_frame(info, role)
@@ -128,6 +132,8 @@ def _check_first_frame(info: VideoInfo, role: str) -> None:
     if first is None:
         raise InputError(f"{role} {info.path} has no decodable frames; is it corrupt or truncated?")
     if first.shape[1:3] != (info.height, info.width):
+        if first.shape[1:3] == (info.width, info.height):  # a display rotation by a quarter turn
+            info.pixel_aspect = 1 / info.pixel_aspect
         info.height, info.width = first.shape[1:3]
 
 

@@ -78,7 +78,8 @@ class VideoSink:
     """Writes RGB/RGBA uint8 frames with given timestamps. Use as a context manager or call close()."""
 
     def __init__(self, path: Path, codec: str, width: int, height: int, fps: Fraction, time_base: Fraction,
-                 audio_from: Path | None = None, crf: int = 18, preset: str = "veryfast", bitexact: bool = False):
+                 audio_from: Path | None = None, crf: int = 18, preset: str = "veryfast", bitexact: bool = False,
+                 pixel_aspect: Fraction = Fraction(1)):
         self.path, self.codec = Path(path), codec
         self.alpha = CODEC_ALPHA[codec]
         self.count = 0
@@ -108,6 +109,8 @@ class VideoSink:
             stream.options = {"profile": "4"}
         else:
             stream.pix_fmt = "bgra"
+        if pixel_aspect != 1:  # anamorphic: players stretch the stored frame back to its display shape
+            stream.codec_context.sample_aspect_ratio = Fraction(pixel_aspect)
         self._stream = stream
         self._time_base = time_base
         self._scaler = VideoReformatter()  # reused: keeps one threaded swscale context for the whole clip
