@@ -156,10 +156,12 @@ def green_screen_clip(n: int = 24, width: int = 160, height: int = 96, *, colour
 
 def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: str = "libx264",
                 pix_fmt: str = "yuv420p", audio_hz: int | None = None, options: dict | None = None,
-                colour: tuple[int, int] | None = None, pixel_aspect: Fraction | None = None) -> Path:
+                colour: tuple[int, int] | None = None, pixel_aspect: Fraction | None = None,
+                timecode: str | None = None) -> Path:
     """Write RGB(A) frames (uint8 or uint16) to a video file; `audio_hz` adds a 440 Hz mono AAC tone of the
     same length; `colour` = (primaries, transfer) tags the stream (FFmpeg's codes; the matrix tag follows: BT.2020
-    for BT.2020 primaries, else BT.709); `pixel_aspect` tags anamorphic pixels (their width / height)."""
+    for BT.2020 primaries, else BT.709); `pixel_aspect` tags anamorphic pixels (their width / height); `timecode`
+    the first frame's timecode (a tmcd track in mov/mp4)."""
     path = Path(path)
     frames = list(frames)
     with av.open(str(path), "w") as out:
@@ -170,6 +172,8 @@ def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: s
             vs.options = options
         if pixel_aspect is not None:
             vs.codec_context.sample_aspect_ratio = pixel_aspect
+        if timecode is not None:
+            vs.metadata["timecode"] = timecode
         if colour is not None:
             cc = vs.codec_context
             cc.color_primaries, cc.color_trc = colour

@@ -336,3 +336,17 @@ def test_anamorphic_footage_keeps_its_pixel_aspect_and_round_references(tmp_path
     dark = next(read_chunks(probe(out)))[0, ..., 1] < 128
     cols, rows = np.flatnonzero(dark.any(0)), np.flatnonzero(dark.any(1))
     assert abs(len(cols) - 45) <= 2 and abs(len(rows) - 61) <= 2, (len(cols), len(rows))  # 60 * 3/4 wide, 60 tall
+
+
+def test_the_source_timecode_is_kept(tmp_path):
+    """A camera original's start timecode (a tmcd track) must survive, or the render cannot be conformed."""
+    frames, *_ = green_screen_clip(6, 128, 80, seed=4)
+    fg = write_video(tmp_path / "A001.mov", frames, timecode="01:02:03:04")
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    for name, codec in (("o.mp4", "h264"), ("o.mov", "prores4444")):
+        record = paistudio.replace(fg, [ref], tmp_path / name, codec=codec)
+        assert record["inputs"]["foreground"]["timecode"] == "01:02:03:04"
+        assert probe(tmp_path / name).timecode == "01:02:03:04"
+    untimed = write_video(tmp_path / "plain.mp4", frames)
+    paistudio.replace(untimed, [ref], tmp_path / "p.mp4")
+    assert probe(untimed).timecode is None and probe(tmp_path / "p.mp4").timecode is None

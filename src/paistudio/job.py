@@ -110,7 +110,8 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
                 audio = None
             sink = stack.enter_context(VideoSink(video_tmp, shot.output.codec, info.width, info.height, info.fps,
                                                  info.time_base, audio_from=audio, crf=shot.output.crf,
-                                                 preset=shot.output.preset, pixel_aspect=info.pixel_aspect))
+                                                 preset=shot.output.preset, pixel_aspect=info.pixel_aspect,
+                                                 timecode=info.timecode))
             if info.pixel_aspect != 1 and (shot.output.codec == "png" or shot.output.layers):
                 job.warnings.append(f"the foreground's pixels are {info.describe()['pixel_aspect']} wide (anamorphic) "
                                     "and PNG frames (the output or --layers) cannot say so: stretch them to the "

@@ -51,6 +51,7 @@ class VideoInfo:
     to_sdr: bool = False  # frames are converted from HDR / BT.2020 to SDR BT.709 on decode (`io.hdr`)
     interlaced: bool = False  # fields: frames are deinterlaced on decode (bwdif)
     pixel_aspect: Fraction = Fraction(1)  # width / height of a stored pixel as displayed (anamorphic: not 1)
+    timecode: str | None = None  # the first frame's timecode (a mov/mp4 tmcd track or a tag), e.g. "01:00:00:00"
 
     @property
     def duration(self) -> float:
@@ -66,6 +67,8 @@ class VideoInfo:
             d["deinterlaced"] = True
         if self.pixel_aspect != 1:
             d["pixel_aspect"] = f"{self.pixel_aspect.numerator}/{self.pixel_aspect.denominator}"
+        if self.timecode:
+            d["timecode"] = self.timecode
         return d
 
 
@@ -116,11 +119,21 @@ def _probe_video(path: Path, role: str) -> VideoInfo:
                          # a matte's values are coverage, not light: read as coded
                          to_sdr=role != "matte" and hdr.needs_conversion(trc, primaries),
                          interlaced=ctx.field_order in _INTERLACED,
-                         pixel_aspect=Fraction(stream.sample_aspect_ratio or 1) or Fraction(1))
+                         pixel_aspect=Fraction(stream.sample_aspect_ratio or 1) or Fraction(1),
+                         timecode=_timecode(container))
     finally:
         container.close()
     _check_first_frame(info, role)
     return info
+
+
+def _timecode(container) -> str | None:
+    """The start timecode: the video stream's tag, a timecode (tmcd) track's, or the container's."""
+    for tags in [s.metadata for s in container.streams.video] + [s.metadata for s in container.streams
+                                                                 if s.type == "data"] + [container.metadata]:
+        if tags.get("timecode"):
+            return str(tags["timecode"])
+    return None
 
 
 def _check_first_frame(info: VideoInfo, role: str) -> None:

@@ -79,7 +79,7 @@ class VideoSink:
 
     def __init__(self, path: Path, codec: str, width: int, height: int, fps: Fraction, time_base: Fraction,
                  audio_from: Path | None = None, crf: int = 18, preset: str = "veryfast", bitexact: bool = False,
-                 pixel_aspect: Fraction = Fraction(1)):
+                 pixel_aspect: Fraction = Fraction(1), timecode: str | None = None):
         self.path, self.codec = Path(path), codec
         self.alpha = CODEC_ALPHA[codec]
         self.count = 0
@@ -111,6 +111,8 @@ class VideoSink:
             stream.pix_fmt = "bgra"
         if pixel_aspect != 1:  # anamorphic: players stretch the stored frame back to its display shape
             stream.codec_context.sample_aspect_ratio = Fraction(pixel_aspect)
+        if timecode:  # mov/mp4 write it as a timecode track, Matroska as a tag
+            stream.metadata["timecode"] = timecode
         self._stream = stream
         self._time_base = time_base
         self._scaler = VideoReformatter()  # reused: keeps one threaded swscale context for the whole clip
