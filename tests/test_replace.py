@@ -343,7 +343,7 @@ def test_the_source_timecode_is_kept(tmp_path):
     frames, *_ = green_screen_clip(6, 128, 80, seed=4)
     fg = write_video(tmp_path / "A001.mov", frames, timecode="01:02:03:04")
     ref = write_image(tmp_path / "r.png", textured_background(128, 80))
-    for name, codec in (("o.mp4", "h264"), ("o.mov", "prores4444")):
+    for name, codec in (("o.mp4", "h264"), ("o.mov", "prores4444"), ("o.mkv", "ffv1")):
         record = paistudio.replace(fg, [ref], tmp_path / name, codec=codec)
         assert record["inputs"]["foreground"]["timecode"] == "01:02:03:04"
         assert probe(tmp_path / name).timecode == "01:02:03:04"

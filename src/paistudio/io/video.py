@@ -131,8 +131,9 @@ def _timecode(container) -> str | None:
     """The start timecode: the video stream's tag, a timecode (tmcd) track's, or the container's."""
     for tags in [s.metadata for s in container.streams.video] + [s.metadata for s in container.streams
                                                                  if s.type == "data"] + [container.metadata]:
-        if tags.get("timecode"):
-            return str(tags["timecode"])
+        for key, value in tags.items():  # Matroska spells it TIMECODE
+            if key.lower() == "timecode" and value:
+                return str(value)
     return None
 
 
