@@ -37,6 +37,18 @@ def test_working_size_keeps_aspect_at_the_model_area():
     assert working_size(10, 1000, (32, 32), 8) == (8, 320)
 
 
+def test_anamorphic_footage_reaches_the_model_unsqueezed(job, tmp_path):
+    """256x192 stored with 4/3-wide pixels is 16:9 on screen: at a working height of 72 the model gets 128x72
+    (square pixels would give 96x72), and the output keeps the stored size and the pixel aspect."""
+    fg = write_video(tmp_path / "hdv.mp4", job["frames"][:5], pixel_aspect=Fraction(4, 3), options={"crf": "10"})
+    out = tmp_path / "out.mp4"
+    record = paistudio.replace(fg, [str(job["refs"][0])], out, engine="dit",
+                               dit={"model": str(job["model"]), "steps": 1, "guidance": 1.0, "height": 72})
+    assert record["engine"]["working_size"] == [128, 72]
+    info = probe(out)
+    assert (info.width, info.height, info.pixel_aspect) == (256, 192, Fraction(4, 3))
+
+
 def test_dit_engine_writes_every_frame_with_windows_and_paste_back(job, tmp_path):
     out = tmp_path / "out.mkv"  # lossless, so the pasted pixels can be compared exactly
     record = paistudio.replace(job["fg"], [str(p) for p in job["refs"]], out, engine="dit", layers=tmp_path / "layers",

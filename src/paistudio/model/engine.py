@@ -108,14 +108,15 @@ class DitEngine:
                                      "reference tokens; fine-tune it with `paistudio train` for usable results")
         cfg = self.bundle.cfg
         multiple = self.bundle.codec.spatial_stride * cfg.wan["patch_size"][1]
+        shown_w = info.width * float(info.pixel_aspect)  # the model sees square pixels: anamorphic frames unsqueezed
         if spec.width or spec.height:
-            w = spec.width or round(spec.height * info.width / info.height)
-            h = spec.height or round(spec.width * info.height / info.width)
+            w = spec.width or round(spec.height * shown_w / info.height)
+            h = spec.height or round(spec.width * info.height / shown_w)
             if w % multiple or h % multiple:
                 raise EngineUnavailable(f"dit working size {w}x{h} must be a multiple of {multiple} for this model")
             self.size = (int(w), int(h))
         else:
-            self.size = working_size(info.width, info.height, cfg.sample_size, multiple)
+            self.size = working_size(round(shown_w), info.height, cfg.sample_size, multiple)
         sample = next(read_chunks(info, chunk=8))
         self.matte = open_matte(self.job.shot.matte, info, sample)
         self._mattes.append(self.matte)
