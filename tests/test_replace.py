@@ -350,3 +350,21 @@ def test_the_source_timecode_is_kept(tmp_path):
     untimed = write_video(tmp_path / "plain.mp4", frames)
     paistudio.replace(untimed, [ref], tmp_path / "p.mp4")
     assert probe(untimed).timecode is None and probe(tmp_path / "p.mp4").timecode is None
+
+
+def test_png_outputs_keep_a_numbered_sequences_frame_numbers(tmp_path):
+    """plate.1001.png ... in, 1001.png ... out (and in --layers), so the render lines up with the plate."""
+    frames, alpha, *_ = green_screen_clip(4, 64, 48, seed=2)
+    src = tmp_path / "plate"
+    src.mkdir()
+    for i, f in enumerate(frames):
+        write_image(src / f"plate.{1001 + i:04d}.png", f)
+    ref = write_image(tmp_path / "r.png", textured_background(64, 48))
+    paistudio.replace(src, [ref], tmp_path / "out", codec="png", layers=tmp_path / "layers")
+    names = ["1001.png", "1002.png", "1003.png", "1004.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
+    assert sorted(p.name for p in (tmp_path / "layers" / "alpha").iterdir()) == names
+    from tests.media import write_sequence
+    plain = write_sequence(tmp_path / "plain", frames)  # 00000.png ...: numbered from 0 already
+    paistudio.replace(plain, [ref], tmp_path / "out2", codec="png")
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == [f"{i:05d}.png" for i in range(4)]

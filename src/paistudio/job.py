@@ -111,7 +111,7 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
             sink = stack.enter_context(VideoSink(video_tmp, shot.output.codec, info.width, info.height, info.fps,
                                                  info.time_base, audio_from=audio, crf=shot.output.crf,
                                                  preset=shot.output.preset, pixel_aspect=info.pixel_aspect,
-                                                 timecode=info.timecode))
+                                                 timecode=info.timecode, **_numbering(info)))
             if info.pixel_aspect != 1 and (shot.output.codec == "png" or shot.output.layers):
                 job.warnings.append(f"the foreground's pixels are {info.describe()['pixel_aspect']} wide (anamorphic) "
                                     "and PNG frames (the output or --layers) cannot say so: stretch them to the "
@@ -159,8 +159,14 @@ def _open_layers(stack: ExitStack, job: Job) -> dict[str, VideoSink]:
     folder = stack.enter_context(atomic_path(Path(job.shot.output.layers)))
     folder.mkdir(parents=True)
     info = job.info
-    return {name: stack.enter_context(VideoSink(folder / name, "png", info.width, info.height, info.fps, info.time_base))
+    return {name: stack.enter_context(VideoSink(folder / name, "png", info.width, info.height, info.fps, info.time_base,
+                                                **_numbering(info)))
             for name in ("foreground", "alpha", "background")}
+
+
+def _numbering(info: VideoInfo) -> dict:
+    """PNG outputs take a numbered sequence's own frame numbers (plate.1001.png -> 1001.png), so they line up."""
+    return {"frame_numbers": info.frame_numbers, "number_digits": info.number_digits}
 
 
 def _record(job: Job, engine, frames: int, total_s: float, render_s: float) -> dict:

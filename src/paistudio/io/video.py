@@ -52,6 +52,8 @@ class VideoInfo:
     interlaced: bool = False  # fields: frames are deinterlaced on decode (bwdif)
     pixel_aspect: Fraction = Fraction(1)  # width / height of a stored pixel as displayed (anamorphic: not 1)
     timecode: str | None = None  # the first frame's timecode (a mov/mp4 tmcd track or a tag), e.g. "01:00:00:00"
+    frame_numbers: list[int] | None = field(default=None, repr=False)  # a sequence's own (shot_1001.png: 1001, ...)
+    number_digits: int = 5  # their zero padding
 
     @property
     def duration(self) -> float:
@@ -151,6 +153,9 @@ def _check_first_frame(info: VideoInfo, role: str) -> None:
         info.height, info.width = first.shape[1:3]
 
 
+_FRAME_NUMBER = re.compile(r"(\d+)\.[^.]+$")  # the digits just before the extension: plate.1001.png -> 1001
+
+
 def _natural_key(p: Path):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
 
@@ -165,6 +170,11 @@ def _probe_sequence(folder: Path, fps: Fraction, role: str) -> VideoInfo:
     info = VideoInfo(folder, "sequence", first.shape[1], first.shape[0], len(files), Fraction(fps),
                      1 / Fraction(fps), list(range(len(files))), has_alpha=has_alpha, codec=files[0].suffix[1:].lower(),
                      files=files)
+    numbers = [_FRAME_NUMBER.search(f.name) for f in files]
+    if all(numbers) and len({int(m.group(1)) for m in numbers}) == len(files):  # every frame numbered, no repeats
+        info.frame_numbers = [int(m.group(1)) for m in numbers]
+        widths = {len(m.group(1)) for m in numbers}
+        info.number_digits = widths.pop() if len(widths) == 1 else 5  # the source's padding, if it has one
     return info
 
 

@@ -4,7 +4,7 @@ Formats (`codec`):
 - `h264`: libx264 yuv420p, tagged BT.709 (primaries, transfer, matrix; limited range), in .mp4/.mov/.mkv.
 - `prores4444`: ProRes 4444 (prores_ks, yuva444p10le) in .mov; the alpha channel carries the foreground matte.
 - `ffv1`: lossless FFV1 (bgra) in .mkv; alpha as for ProRes. Matroska stores times in milliseconds.
-- `png`: a folder of RGBA PNGs `00000.png …` (no audio).
+- `png`: a folder of RGBA PNGs `00000.png …`, or the source sequence's own frame numbers (no audio).
 
 Each frame keeps its input timestamp (`pts` in the input's time base), so the frame count, the frame rate
 (24000/1001 stays 24000/1001) and every frame time are preserved. The sink writes to the path it is given;
@@ -79,12 +79,14 @@ class VideoSink:
 
     def __init__(self, path: Path, codec: str, width: int, height: int, fps: Fraction, time_base: Fraction,
                  audio_from: Path | None = None, crf: int = 18, preset: str = "veryfast", bitexact: bool = False,
-                 pixel_aspect: Fraction = Fraction(1), timecode: str | None = None):
+                 pixel_aspect: Fraction = Fraction(1), timecode: str | None = None,
+                 frame_numbers: list[int] | None = None, number_digits: int = 5):
         self.path, self.codec = Path(path), codec
         self.alpha = CODEC_ALPHA[codec]
         self.count = 0
         self._audio = None
         self._container = None
+        self._numbers, self._digits = frame_numbers, number_digits  # PNG names (default 00000, 00001, ...)
         if codec == "png":
             self.path.mkdir(parents=True, exist_ok=True)
             return
@@ -125,7 +127,8 @@ class VideoSink:
             if self.codec == "png":
                 if frame.ndim == 3:
                     frame = cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA if frame.shape[-1] == 4 else cv2.COLOR_RGB2BGR)
-                cv2.imwrite(str(self.path / f"{self.count:05d}.png"), frame, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                number = self._numbers[self.count] if self._numbers else self.count
+                cv2.imwrite(str(self.path / f"{number:0{self._digits}d}.png"), frame, [cv2.IMWRITE_PNG_COMPRESSION, 1])
             else:
                 self._encode(frame, ts)
             self.count += 1
