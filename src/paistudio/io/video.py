@@ -2,8 +2,11 @@
 
 `probe()` opens a source and checks it (exists, is a video or a folder of frames, has frames, decodes); it
 reads every packet's timestamp without decoding, so the frame count, the exact frame rate (a Fraction:
-23.976 stays 24000/1001) and the timestamps are known before any work starts. `read_chunks()` then yields
-RGB(A) uint8 chunks `[T, H, W, C]`; memory stays flat in clip length.
+23.976 stays 24000/1001) and the timestamps are known before any work starts; it also reads what the output
+must keep or the decode must undo: pixel aspect, start timecode, a sequence's frame numbers, colour tags (HDR /
+BT.2020), interlacing. `read_chunks()` then yields upright, progressive, SDR BT.709 RGB(A) uint8 chunks
+`[T, H, W, C]` (deinterlaced with bwdif, converted by `io.hdr` where the tags say so); memory stays flat in clip
+length.
 """
 
 from __future__ import annotations
