@@ -157,9 +157,9 @@ def green_screen_clip(n: int = 24, width: int = 160, height: int = 96, *, colour
 def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: str = "libx264",
                 pix_fmt: str = "yuv420p", audio_hz: int | None = None, options: dict | None = None,
                 colour: tuple[int, int] | None = None, pixel_aspect: Fraction | None = None,
-                timecode: str | None = None) -> Path:
-    """Write RGB(A) frames (uint8 or uint16) to a video file; `audio_hz` adds a 440 Hz mono AAC tone of the
-    same length; `colour` = (primaries, transfer) tags the stream (FFmpeg's codes; the matrix tag follows: BT.2020
+                timecode: str | None = None, audio_tracks: int = 1) -> Path:
+    """Write RGB(A) frames (uint8 or uint16) to a video file; `audio_hz` adds `audio_tracks` mono AAC tones of
+    the same length (track k at 440 (k + 1) Hz); `colour` = (primaries, transfer) tags the stream (FFmpeg's codes; the matrix tag follows: BT.2020
     for BT.2020 primaries, else BT.709); `pixel_aspect` tags anamorphic pixels (their width / height); `timecode`
     the first frame's timecode (a tmcd track in mov/mp4)."""
     path = Path(path)
@@ -178,7 +178,7 @@ def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: s
             cc = vs.codec_context
             cc.color_primaries, cc.color_trc = colour
             cc.colorspace, cc.color_range = (9 if colour[0] == 9 else 1), 1
-        astream = out.add_stream("aac", rate=audio_hz, layout="mono") if audio_hz else None
+        astreams = [out.add_stream("aac", rate=audio_hz, layout="mono") for _ in range(audio_tracks if audio_hz else 0)]
         deep = frames[0].dtype == np.uint16
         fmt = ("rgba64le" if deep else "rgba") if frames[0].shape[-1] == 4 else ("rgb48le" if deep else "rgb24")
         for t, f in enumerate(frames):
@@ -188,10 +188,10 @@ def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: s
                 out.mux(pkt)
         for pkt in vs.encode():
             out.mux(pkt)
-        if astream is not None:
+        for k, astream in enumerate(astreams):
             seconds = len(frames) / float(fps)
             samples = int(seconds * audio_hz)
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / audio_hz)).astype(np.float32)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * (k + 1) * np.arange(samples) / audio_hz)).astype(np.float32)
             step = 1024
             for i in range(0, samples, step):
                 chunk = tone[None, i:i + step]

@@ -368,3 +368,17 @@ def test_png_outputs_keep_a_numbered_sequences_frame_numbers(tmp_path):
     plain = write_sequence(tmp_path / "plain", frames)  # 00000.png ...: numbered from 0 already
     paistudio.replace(plain, [ref], tmp_path / "out2", codec="png")
     assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == [f"{i:05d}.png" for i in range(4)]
+
+
+def test_every_audio_track_is_copied(tmp_path):
+    """Camera originals carry several mono tracks: all of them are passed through, each packet unchanged."""
+    frames, *_ = green_screen_clip(12, 128, 80, seed=4)
+    fg = write_video(tmp_path / "cam.mov", frames, audio_hz=48000, audio_tracks=3)
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    out = tmp_path / "o.mov"
+    paistudio.replace(fg, [ref], out)
+    for k in range(3):  # each track read from the start of fresh containers
+        with av.open(str(fg)) as a, av.open(str(out)) as b:
+            assert len(b.streams.audio) == 3
+            sent = [bytes(p) for p in a.demux(a.streams.audio[k]) if p.size]
+            assert sent and [bytes(p) for p in b.demux(b.streams.audio[k]) if p.size] == sent

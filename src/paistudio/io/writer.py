@@ -42,14 +42,14 @@ def check_output_format(path: Path, codec: str) -> None:
 
 
 class AudioPassthrough:
-    """Copies the input's first audio stream packet by packet, interleaved with the video by time."""
+    """Copies every audio stream of the input (camera originals carry several mono tracks), packet by packet,
+    interleaved with the video by time."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer):
         self._input = av.open(str(source))
-        in_stream = self._input.streams.audio[0]
-        self._stream = output.add_stream_from_template(in_stream)
-        self._tb = in_stream.time_base
-        self._packets = self._input.demux(in_stream)
+        tracks = list(self._input.streams.audio)
+        self._streams = {s.index: output.add_stream_from_template(s) for s in tracks}  # input index -> output
+        self._packets = self._input.demux(*tracks)  # in file order: interleaved by time
         self._pending: av.Packet | None = None
         self._output = output
 
@@ -63,11 +63,12 @@ class AudioPassthrough:
                 if packet.dts is None or packet.size == 0:
                     continue
                 self._pending = packet
-            start = float(self._pending.pts * self._tb) if self._pending.pts is not None else 0.0
+            p = self._pending
+            start = float(p.pts * p.stream.time_base) if p.pts is not None else 0.0
             if seconds is not None and start > seconds:
                 return
-            self._pending.stream = self._stream
-            self._output.mux(self._pending)
+            p.stream = self._streams[p.stream.index]
+            self._output.mux(p)
             self._pending = None
 
     def close(self) -> None:
