@@ -29,7 +29,8 @@ from .images import IMAGE_EXTENSIONS, read_image
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf"}
 DEFAULT_SEQUENCE_FPS = Fraction(24)
-_INTERLACED = (2, 3, 4, 5)  # AVFieldOrder: top first, bottom first, and the two swapped-coding orders
+_INTERLACED = (2, 3, 4, 5)  # AVFieldOrder: TT, BB, TB, BT (the field coded first, then the one displayed first)
+_TOP_SHOWN_FIRST = (2, 5)  # TT and BT display the top field first; BB and TB the bottom one
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya8", "ya16", "pal8")
 
 
@@ -249,7 +250,7 @@ def _deinterlaced(stream, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoF
     """Frames through FFmpeg's bwdif, one frame out for each frame in (the frame count and rate are kept; each
     frame keeps its first field, the other interpolated), only frames flagged interlaced touched. The field order
     is the stream's: x264's interlaced streams say top first there but leave the frames' own flag at bottom first."""
-    parity = "tff" if stream.codec_context.field_order in (2, 4) else "bff"
+    parity = "tff" if stream.codec_context.field_order in _TOP_SHOWN_FIRST else "bff"
     graph = av.filter.Graph()
     src = graph.add_buffer(template=stream)
     bwdif = graph.add("bwdif", f"mode=send_frame:parity={parity}:deint=interlaced")
