@@ -157,11 +157,12 @@ def green_screen_clip(n: int = 24, width: int = 160, height: int = 96, *, colour
 def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: str = "libx264",
                 pix_fmt: str = "yuv420p", audio_hz: int | None = None, options: dict | None = None,
                 colour: tuple[int, int] | None = None, pixel_aspect: Fraction | None = None,
-                timecode: str | None = None, audio_tracks: int = 1) -> Path:
+                timecode: str | None = None, audio_tracks: int = 1, field_order: int | None = None) -> Path:
     """Write RGB(A) frames (uint8 or uint16) to a video file; `audio_hz` adds `audio_tracks` mono AAC tones of
     the same length (track k at 440 (k + 1) Hz); `colour` = (primaries, transfer) tags the stream (FFmpeg's codes; the matrix tag follows: BT.2020
     for BT.2020 primaries, else BT.709); `pixel_aspect` tags anamorphic pixels (their width / height); `timecode`
-    the first frame's timecode (a tmcd track in mov/mp4)."""
+    the first frame's timecode (a tmcd track in mov/mp4); `field_order` FFmpeg's AVFieldOrder for interlaced
+    frames."""
     path = Path(path)
     frames = list(frames)
     with av.open(str(path), "w") as out:
@@ -174,6 +175,8 @@ def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: s
             vs.codec_context.sample_aspect_ratio = pixel_aspect
         if timecode is not None:
             vs.metadata["timecode"] = timecode
+        if field_order is not None:
+            vs.codec_context.field_order = field_order
         if colour is not None:
             cc = vs.codec_context
             cc.color_primaries, cc.color_trc = colour

@@ -4,6 +4,7 @@ frame shows combing as coded; deinterlaced, every row of a frame shows the bar w
 from fractions import Fraction
 
 import numpy as np
+import pytest
 
 from paistudio.io.video import probe, read_chunks
 from paistudio.job import prepare_job
@@ -59,3 +60,22 @@ def test_progressive_video_is_left_alone_and_an_interlaced_one_is_named(tmp_path
     assert any("interlaced: deinterlaced on decode" in w for w in job.warnings), job.warnings
     plain = write_video(tmp_path / "p.mp4", [bar_at(t) for t in range(3)])
     assert not probe(plain).interlaced and "deinterlaced" not in probe(plain).describe()
+
+
+@pytest.mark.parametrize("order, bottom_first", [(4, True), (5, False)])  # AV_FIELD_TB, AV_FIELD_BT
+def test_the_field_displayed_first_is_kept_whichever_was_coded_first(tmp_path, order, bottom_first):
+    """TB: top coded first, bottom displayed first; BT the other way round (interlaced ProRes)."""
+    frames = []
+    for t in range(4):
+        first, second = bar_at(2 * t), bar_at(2 * t + 1)
+        img = first.copy()
+        rows = slice(0, None, 2) if bottom_first else slice(1, None, 2)  # the field shown second
+        img[rows] = second[rows]
+        frames.append(img)
+    clip = write_video(tmp_path / "il.mov", frames, fps=Fraction(25), codec="prores_ks", pix_fmt="yuv422p10le",
+                       options={"flags": "+ildct"}, field_order=order)
+    info = probe(clip)
+    assert info.interlaced
+    for t, f in enumerate(np.concatenate(list(read_chunks(info)))):
+        for row in (40, 41):
+            assert abs(np.flatnonzero(f[row, :, 1] > 130)[0] - (10 + STEP * 2 * t)) <= 1, (t, row)
