@@ -71,8 +71,8 @@ def prepare_job(shot: Shot) -> Job:
                             "field, so the frame count and rate stay the input's)")
     if info.to_sdr:
         job.warnings.append(f"the foreground is {hdr.describe(info.transfer, info.primaries)}: converted to SDR BT.709 "
-                            "on decode (HDR reference white 203 cd/m² as SDR white, highlights rolled off); the "
-                            "output is SDR BT.709")
+                            "on decode (HDR reference white 203 cd/m² scaled to SDR white, light above 0.8 of it rolled "
+                            "off); the output is SDR BT.709")
     return job
 
 

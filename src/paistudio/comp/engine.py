@@ -211,7 +211,7 @@ class CompositeEngine:
             yield _Matted(chunk, alphas, search)
 
     def _completed(self, matted: Iterator["_Matted"]) -> Iterator["_Matted"]:
-        """Matte completion (plain footage), frame by frame in order."""
+        """Matte completion (plain footage), a chunk at a time in order (its frames on the completer's threads)."""
         t = 0
         for m in matted:
             n = len(m.frames)

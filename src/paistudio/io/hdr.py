@@ -15,6 +15,8 @@ SDR screen. The output is SDR BT.709 (the job's record says the input was conver
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -68,6 +70,7 @@ def tone(x: np.ndarray) -> np.ndarray:
     return np.minimum(x, KNEE) + (1 - KNEE) * -np.expm1(-u)
 
 
+@functools.cache
 def _signal_table(trc: int | None) -> np.ndarray:
     """[65536] float32: 16-bit signal -> light (PQ: relative to reference white; HLG: scene light, before its
     OOTF; SDR transfers: the engine's sRGB curve, 1.0 = white)."""
@@ -79,6 +82,7 @@ def _signal_table(trc: int | None) -> np.ndarray:
     return np.interp(e, np.arange(256) / 255.0, SRGB_TO_LINEAR).astype(np.float32)
 
 
+@functools.cache
 def _gain_table(trc: int) -> tuple[np.ndarray, float]:
     """The per-pixel gain as a function of luminance y (a pixel's colour ratios are kept): HLG's OOTF, then the
     shoulder, tone(yd) / y with yd = (peak / reference white) · y^gamma; PQ: tone(y) / y. [65536] float32 over
@@ -89,15 +93,6 @@ def _gain_table(trc: int) -> tuple[np.ndarray, float]:
     return (tone(shown) / y).astype(np.float32), y_max
 
 
-_TABLES: dict = {}
-
-
-def _cached(make, key):
-    if key not in _TABLES:
-        _TABLES[key] = make(key[1])
-    return _TABLES[key]
-
-
 def to_sdr(rgb16: np.ndarray, trc: int | None, primaries: int | None) -> np.ndarray:
     """uint16 R'G'B' `[H, W, 3]` (full range, the source's primaries and transfer) -> uint8 sRGB BT.709.
 
@@ -106,12 +101,12 @@ def to_sdr(rgb16: np.ndarray, trc: int | None, primaries: int | None) -> np.ndar
     taken after the primaries' matrix, which keeps luminance: it is BT.2020's own (HLG's OOTF uses that one).
     """
     key = trc if trc in TRANSFER_NAMES else None
-    light = cv2.LUT(np.ascontiguousarray(rgb16), _cached(_signal_table, ("signal", key)))  # [H, W, 3] float32
+    light = cv2.LUT(np.ascontiguousarray(rgb16), _signal_table(key))  # [H, W, 3] float32
     if primaries == PRIMARIES_BT2020:
         light = cv2.transform(light, _BT2020_TO_BT709)  # may go negative outside BT.709: clipped at the end
     if key is None:
         return to_srgb(light)
-    table, y_max = _cached(_gain_table, ("gain", key))
+    table, y_max = _gain_table(key)
     y = cv2.transform(light, _BT709_LUMA)  # [H, W] luminance
     gain = cv2.LUT(cv2.multiply(y, 65535.0 / y_max, dtype=cv2.CV_16U), table)  # [H, W] float32
     code16 = cv2.multiply(light, cv2.merge([gain] * 3), scale=65535.0, dtype=cv2.CV_16U)  # clips to [0, 1]
