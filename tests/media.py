@@ -157,12 +157,13 @@ def green_screen_clip(n: int = 24, width: int = 160, height: int = 96, *, colour
 def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: str = "libx264",
                 pix_fmt: str = "yuv420p", audio_hz: int | None = None, options: dict | None = None,
                 colour: tuple[int, int] | None = None, pixel_aspect: Fraction | None = None,
-                timecode: str | None = None, audio_tracks: int = 1, field_order: int | None = None) -> Path:
-    """Write RGB(A) frames (uint8 or uint16) to a video file; `audio_hz` adds `audio_tracks` mono AAC tones of
-    the same length (track k at 440 (k + 1) Hz); `colour` = (primaries, transfer) tags the stream (FFmpeg's codes; the matrix tag follows: BT.2020
-    for BT.2020 primaries, else BT.709); `pixel_aspect` tags anamorphic pixels (their width / height); `timecode`
-    the first frame's timecode (a tmcd track in mov/mp4); `field_order` FFmpeg's AVFieldOrder for interlaced
-    frames."""
+                timecode: str | None = None, audio_tracks: int = 1, field_order: int | None = None,
+                audio_codec: str = "aac") -> Path:
+    """Write RGB(A) frames (uint8 or uint16) to a video file; `audio_hz` adds `audio_tracks` mono tones of
+    the same length (track k at 440 (k + 1) Hz) in `audio_codec`; `colour` = (primaries, transfer) tags the stream
+    (FFmpeg's codes; the matrix tag follows: BT.2020 for BT.2020 primaries, else BT.709); `pixel_aspect` tags
+    anamorphic pixels (their width / height); `timecode` the first frame's timecode (a tmcd track in mov/mp4);
+    `field_order` FFmpeg's AVFieldOrder for interlaced frames."""
     path = Path(path)
     frames = list(frames)
     with av.open(str(path), "w") as out:
@@ -181,7 +182,8 @@ def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: s
             cc = vs.codec_context
             cc.color_primaries, cc.color_trc = colour
             cc.colorspace, cc.color_range = (9 if colour[0] == 9 else 1), 1
-        astreams = [out.add_stream("aac", rate=audio_hz, layout="mono") for _ in range(audio_tracks if audio_hz else 0)]
+        astreams = [out.add_stream(audio_codec, rate=audio_hz, layout="mono")
+                    for _ in range(audio_tracks if audio_hz else 0)]
         deep = frames[0].dtype == np.uint16
         fmt = ("rgba64le" if deep else "rgba") if frames[0].shape[-1] == 4 else ("rgb48le" if deep else "rgb24")
         for t, f in enumerate(frames):

@@ -382,3 +382,38 @@ def test_every_audio_track_is_copied(tmp_path):
             assert len(b.streams.audio) == 3
             sent = [bytes(p) for p in a.demux(a.streams.audio[k]) if p.size]
             assert sent and [bytes(p) for p in b.demux(b.streams.audio[k]) if p.size] == sent
+
+
+def test_audio_a_container_does_not_play_is_converted_with_a_warning(tmp_path):
+    """PCM from a camera's .mov cannot play from an .mp4 (FFmpeg writes it, QuickTime and browsers do not play it):
+    the render converts it to AAC, says so, and the record tells which track was copied and which converted."""
+    frames, *_ = green_screen_clip(12, 128, 80, seed=4)
+    fg = write_video(tmp_path / "cam.mov", frames, audio_hz=48000, audio_codec="pcm_s16le")
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    record = paistudio.replace(fg, [ref], tmp_path / "o.mp4")
+    assert record["output"]["audio"] == [{"codec": "aac", "from": "pcm_s16le", "copied": False, "bit_rate": 128000}]
+    assert any(w.startswith("audio track 1 is pcm_s16le, which .mp4 files do not carry") for w in record["warnings"])
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+    record = paistudio.replace(fg, [ref], tmp_path / "o.mov")  # .mov carries PCM: copied, no warning
+    assert record["output"]["audio"] == [{"codec": "pcm_s16le", "from": "pcm_s16le", "copied": True}]
+    assert not any(w.startswith("audio") for w in record["warnings"])
+
+
+def test_audio_that_cannot_be_converted_stops_the_job_with_a_named_error(tmp_path):
+    """Ten channels have no AAC layout: a FormatError before the render (it used to be a traceback from the muxer),
+    nothing at the output path; Matroska takes the track as it is."""
+    import subprocess
+    import imageio_ffmpeg
+    from paistudio.errors import FormatError
+    fg = tmp_path / "ten.mkv"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                    "color=c=0x00B140:s=128x80:r=24:d=0.5", "-f", "lavfi", "-i",
+                    "aevalsrc=sin(880*PI*t)|0|0|0|0|0|0|0|0|0:s=48000:d=0.5", "-c:v", "libx264", "-c:a", "pcm_s16le",
+                    "-shortest", str(fg)], check=True)
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    with pytest.raises(FormatError, match="pcm_s16le audio cannot be converted to aac.*write .mkv"):
+        paistudio.replace(fg, [ref], tmp_path / "o.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.png", "ten.mkv"]
+    record = paistudio.replace(fg, [ref], tmp_path / "o.mkv")
+    assert record["output"]["audio"] == [{"codec": "pcm_s16le", "from": "pcm_s16le", "copied": True}]

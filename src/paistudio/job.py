@@ -112,6 +112,7 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
                                                  info.time_base, audio_from=audio, crf=shot.output.crf,
                                                  preset=shot.output.preset, pixel_aspect=info.pixel_aspect,
                                                  timecode=info.timecode, **_numbering(info)))
+            job.warnings.extend(_audio_warnings(sink, job.output.suffix))
             if info.pixel_aspect != 1 and (shot.output.codec == "png" or shot.output.layers):
                 job.warnings.append(f"the foreground's pixels are {info.describe()['pixel_aspect']} wide (anamorphic) "
                                     "and PNG frames (the output or --layers) cannot say so: stretch them to the "
@@ -145,7 +146,8 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
                 raise InputError(f"foreground {info.path} decoded only {index} of its {info.n_frames} frames; "
                                  "it is corrupt or truncated, re-export it")
             render_s = time.perf_counter() - render_start
-            record = _record(job, engine, index, time.perf_counter() - started, render_s)
+            record = _record(job, engine, index, time.perf_counter() - started, render_s,
+                             [t.describe() for t in sink.audio_tracks])
             _write_sidecars(job, engine, record)
         except KeyboardInterrupt:
             raise RenderInterrupted("interrupted; nothing was written at the output path") from None
@@ -153,6 +155,22 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
             engine.close()
             progress.close()
     return record
+
+
+def _audio_warnings(sink: VideoSink, suffix: str) -> list[str]:
+    """One warning for each audio track the output container does not carry as it is (the sink converted it)."""
+    out = []
+    for k, track in enumerate(sink.audio_tracks):
+        if track.copied:
+            continue
+        how = (f"AAC at {track.bit_rate // 1000} kb/s (lossy)" if track.codec == "aac"
+               else f"PCM ({track.codec}), nothing lost")
+        rate = track.describe().get("sample_rate")
+        if rate:
+            how += f", resampled from {rate['from'] / 1000:g} to {rate['to'] / 1000:g} kHz (AAC's limit is 96)"
+        out.append(f"audio track {k + 1} is {track.source_codec}, which {suffix} files do not carry (or players do not "
+                   f"play from them), so it was converted to {how}; write .mkv to keep it unchanged")
+    return out
 
 
 def _open_layers(stack: ExitStack, job: Job) -> dict[str, VideoSink]:
@@ -169,7 +187,7 @@ def _numbering(info: VideoInfo) -> dict:
     return {"frame_numbers": info.frame_numbers, "number_digits": info.number_digits}
 
 
-def _record(job: Job, engine, frames: int, total_s: float, render_s: float) -> dict:
+def _record(job: Job, engine, frames: int, total_s: float, render_s: float, audio: list[dict]) -> dict:
     import av
     import cv2
 
@@ -177,7 +195,7 @@ def _record(job: Job, engine, frames: int, total_s: float, render_s: float) -> d
     return {
         "paistudio": __version__,
         "output": {"path": str(job.output), "codec": shot.output.codec, "frames": frames,
-                   "layers": shot.output.layers},
+                   "layers": shot.output.layers, "audio": audio},
         "inputs": {"foreground": job.info.describe(),
                    "references": [{"path": p, "anchor_frame": a} for p, a in zip(job.ref_paths, job.anchors)]},
         "settings": shot.to_dict(),

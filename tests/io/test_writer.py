@@ -119,3 +119,95 @@ def test_packed_frame_holds_the_pixels_whatever_the_row_padding(shape):
     assert (vf.width, vf.height, vf.format.name) == (shape[1], shape[0], "rgba" if shape[2] == 4 else "rgb24")
     np.testing.assert_array_equal(vf.to_ndarray(), rgb)
     np.testing.assert_array_equal(vf.to_ndarray(), av.VideoFrame.from_ndarray(rgb, format=vf.format.name).to_ndarray())
+
+
+def _samples(path, track=0):
+    """Every decoded sample of a mono audio track `[1, n]`, its first time in seconds and its codec."""
+    with av.open(str(path)) as c:
+        s = c.streams.audio[track]
+        frames = [f for p in c.demux(s) for f in p.decode()]
+        start = float(frames[0].pts * frames[0].time_base)
+        return np.concatenate([f.to_ndarray() for f in frames], axis=1), start, s.codec_context.name
+
+
+@pytest.mark.parametrize("codec, lossless, fmt, container, want", [
+    ("aac", False, "fltp", "mov", None), ("opus", False, "fltp", "mp4", None), ("flac", True, "s16", "mp4", None),
+    ("opus", False, "fltp", "mov", "aac"), ("vorbis", False, "fltp", "mp4", "aac"),
+    ("pcm_s24le", True, "s32", "mp4", "aac"), ("pcm_s24le", True, "s32", "mov", None),
+    ("flac", True, "s16", "mov", "pcm_s16le"), ("truehd", True, "s32", "mov", "pcm_s24le"),
+    ("dca", True, "fltp", "mov", "pcm_f32le"), ("truehd", True, "s32", "matroska", None)])
+def test_audio_target_keeps_what_the_container_plays(codec, lossless, fmt, container, want):
+    from paistudio.io.writer import audio_target
+    assert audio_target(codec, lossless, fmt, container) == want
+
+
+def test_lossless_audio_becomes_pcm_in_mov_sample_for_sample(tmp_path):
+    """FLAC cannot go into .mov: it is decoded to PCM there, every sample the same as the source's."""
+    src = write_video(tmp_path / "in.mkv", _smooth_frames(24), audio_hz=48000, audio_codec="flac")
+    info = probe(src)
+    with VideoSink(tmp_path / "o.mov", "h264", 64, 48, info.fps, info.time_base, audio_from=src) as sink:
+        sink.write(next(read_chunks(info, chunk=24)), info.pts)
+    assert [t.describe() for t in sink.audio_tracks] == [{"codec": "pcm_s16le", "from": "flac", "copied": False}]
+    a, a0, _ = _samples(src)
+    b, b0, name = _samples(tmp_path / "o.mov")
+    assert name == "pcm_s16le" and b0 == a0 == 0.0
+    assert b.shape == a.shape and np.array_equal(a, b)
+
+
+def test_truehd_with_repeated_millisecond_times_converts_to_pcm(tmp_path):
+    """Matroska's millisecond times give TrueHD's 40-sample frames repeated timestamps; the converted track is timed
+    by its samples instead (taking the packets' times failed in the muxer)."""
+    import subprocess
+    import imageio_ffmpeg
+    src = tmp_path / "in.mkv"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=c=gray:s=64x48:r=24:d=1",
+                    "-f", "lavfi", "-i", "sine=f=440:d=1:r=48000", "-c:v", "libx264", "-c:a", "truehd", "-strict", "-2",
+                    "-shortest", str(src)], check=True)
+    with av.open(str(src)) as c:  # the premise: the source really repeats times
+        pts = [p.pts for p in c.demux(c.streams.audio[0]) if p.size]
+    assert len(pts) != len(set(pts))
+    info = probe(src)
+    with VideoSink(tmp_path / "o.mov", "h264", 64, 48, info.fps, info.time_base, audio_from=src) as sink:
+        for chunk, i in zip(read_chunks(info, chunk=8), range(0, info.n_frames, 8)):
+            sink.write(chunk, info.pts[i:i + len(chunk)])
+    a, _, _ = _samples(src)
+    b, _, name = _samples(tmp_path / "o.mov")
+    assert name == "pcm_s24le" and np.array_equal(a, b)
+
+
+def test_opus_becomes_aac_in_mov_with_the_same_tone_and_length(tmp_path):
+    src = write_video(tmp_path / "in.mkv", _smooth_frames(24), audio_hz=48000, audio_codec="libopus")
+    info = probe(src)
+    with VideoSink(tmp_path / "o.mov", "h264", 64, 48, info.fps, info.time_base, audio_from=src) as sink:
+        sink.write(next(read_chunks(info, chunk=24)), info.pts)
+    assert [t.describe() for t in sink.audio_tracks] == [
+        {"codec": "aac", "from": "opus", "copied": False, "bit_rate": 128000}]
+    a, _, _ = _samples(src)
+    b, start, name = _samples(tmp_path / "o.mov")
+    assert name == "aac" and start == 0.0
+    assert abs(b.shape[1] - a.shape[1]) <= 1024  # at most one AAC frame apart
+    spectrum = np.abs(np.fft.rfft(b[0, 4800:4800 + 24000]))  # 0.5 s away from the edges: 2 Hz bins
+    assert abs(np.argmax(spectrum) * 2 - 440) <= 2
+
+
+def test_audio_in_matroska_is_copied_whatever_the_codec(tmp_path):
+    src = write_video(tmp_path / "in.mkv", _smooth_frames(24), audio_hz=48000, audio_codec="libopus")
+    info = probe(src)
+    with VideoSink(tmp_path / "o.mkv", "h264", 64, 48, info.fps, info.time_base, audio_from=src) as sink:
+        sink.write(next(read_chunks(info, chunk=24)), info.pts)
+    assert sink.audio_tracks[0].copied
+    with av.open(str(src)) as a, av.open(str(tmp_path / "o.mkv")) as b:
+        assert [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size] == \
+               [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+
+
+def test_audio_above_aac_rates_is_resampled_to_48k(tmp_path):
+    src = write_video(tmp_path / "in.mov", _smooth_frames(24), audio_hz=192000, audio_codec="pcm_s24le")
+    info = probe(src)
+    with VideoSink(tmp_path / "o.mp4", "h264", 64, 48, info.fps, info.time_base, audio_from=src) as sink:
+        sink.write(next(read_chunks(info, chunk=24)), info.pts)
+    assert sink.audio_tracks[0].describe()["sample_rate"] == {"from": 192000, "to": 48000}
+    b, start, name = _samples(tmp_path / "o.mp4")
+    assert name == "aac" and start == 0.0 and abs(b.shape[1] - 48000) <= 1024
+    spectrum = np.abs(np.fft.rfft(b[0, 4800:4800 + 24000]))
+    assert abs(np.argmax(spectrum) * 2 - 440) <= 2
