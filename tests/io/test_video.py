@@ -152,6 +152,26 @@ def test_prores4444_alpha_is_read(tmp_path):
     assert abs(int(np.median(alpha)) - 77) <= 1
 
 
+@pytest.mark.parametrize("codec", ["libvpx-vp9", "libvpx"])
+def test_webm_alpha_is_read(tmp_path, codec):
+    """VP9 and VP8 keep alpha beside the picture, which FFmpeg's own decoders drop (the clip was keyed as if it had
+    none): it is read with libvpx's decoder, frame by frame where the subject is."""
+    frames = []
+    for t in range(6):
+        f = np.zeros((48, 64, 4), np.uint8)
+        f[10:40, 8 + 4 * t:28 + 4 * t] = (190, 130, 90, 255)
+        frames.append(f)
+    path = write_video(tmp_path / "a.webm", frames, codec=codec, pix_fmt="yuva420p", options={"auto-alt-ref": "0"})
+    info = probe(path)
+    assert info.has_alpha and info.decoder == codec and info.n_frames == 6
+    back = np.concatenate(list(read_chunks(info)))
+    want = np.stack(frames)[..., 3]
+    assert np.mean(np.abs(back[..., 3].astype(int) - want) > 64) < 0.01  # [T, H, W]: the box, not a blank plane
+    assert np.array_equal(back[:, 25, 30, 3] > 128, want[:, 25, 30] > 128)
+    plain = write_video(tmp_path / "p.webm", [f[..., :3] for f in frames], codec=codec, pix_fmt="yuv420p")
+    assert not probe(plain).has_alpha and probe(plain).decoder is None
+
+
 def test_display_rotation_is_applied(tmp_path):
     """Phone footage stores landscape pixels plus a display rotation: frames come out upright."""
     path = tmp_path / "rot.mp4"

@@ -32,6 +32,9 @@ DEFAULT_SEQUENCE_FPS = Fraction(24)
 _INTERLACED = (2, 3, 4, 5)  # AVFieldOrder: TT, BB, TB, BT (the field coded first, then the one displayed first)
 _TOP_SHOWN_FIRST = (2, 5)  # TT and BT display the top field first; BB and TB the bottom one
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya8", "ya16", "pal8")
+# VP8/VP9 in WebM carry alpha beside the picture (Matroska's BlockAdditional, `alpha_mode` 1 on the track); only
+# libvpx's decoders read it, FFmpeg's own ones drop it
+_ALPHA_DECODERS = {"vp9": "libvpx-vp9", "vp8": "libvpx"}
 
 
 @dataclass
@@ -58,6 +61,7 @@ class VideoInfo:
     timecode: str | None = None  # the first frame's timecode (a mov/mp4 tmcd track or a tag), e.g. "01:00:00:00"
     frame_numbers: list[int] | None = field(default=None, repr=False)  # a sequence's own (shot_1001.png: 1001, ...)
     number_digits: int = 5  # their zero padding
+    decoder: str | None = None  # a decoder other than FFmpeg's default for the codec (VP8/VP9 alpha: libvpx's)
 
     @property
     def duration(self) -> float:
@@ -118,6 +122,9 @@ def _probe_video(path: Path, role: str) -> VideoInfo:
         width, height = ctx.width, ctx.height
         fmt = ctx.pix_fmt or ""
         has_alpha = any(fmt.startswith(p) for p in _ALPHA_FORMATS)
+        decoder = None
+        if ctx.name in _ALPHA_DECODERS and _tag(stream.metadata, "alpha_mode") == "1":
+            decoder, has_alpha = _ALPHA_DECODERS[ctx.name], True
         trc, primaries = ctx.color_trc, ctx.color_primaries
         info = VideoInfo(path, "video", width, height, len(pts), fps, Fraction(stream.time_base), pts,
                          has_alpha=has_alpha, has_audio=bool(container.streams.audio), codec=ctx.name,
@@ -126,20 +133,24 @@ def _probe_video(path: Path, role: str) -> VideoInfo:
                          to_sdr=role != "matte" and hdr.needs_conversion(trc, primaries),
                          interlaced=ctx.field_order in _INTERLACED,
                          pixel_aspect=Fraction(stream.sample_aspect_ratio or 1) or Fraction(1),
-                         timecode=_timecode(container))
+                         timecode=_timecode(container), decoder=decoder)
     finally:
         container.close()
     _check_first_frame(info, role)
     return info
 
 
+def _tag(tags: dict, name: str) -> str | None:
+    """A metadata tag by name whatever its case (Matroska spells them in capitals), or None."""
+    return next((str(v) for k, v in tags.items() if k.lower() == name and v), None)
+
+
 def _timecode(container) -> str | None:
     """The start timecode: the video stream's tag, a timecode (tmcd) track's, or the container's."""
     for tags in [s.metadata for s in container.streams.video] + [s.metadata for s in container.streams
                                                                  if s.type == "data"] + [container.metadata]:
-        for key, value in tags.items():  # Matroska spells it TIMECODE
-            if key.lower() == "timecode" and value:
-                return str(value)
+        if _tag(tags, "timecode"):
+            return _tag(tags, "timecode")
     return None
 
 
@@ -232,7 +243,7 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
         buf = []
         try:
             sdr = (info.transfer, info.primaries) if info.to_sdr else None
-            frames = container.decode(stream)
+            frames = container.decode(stream) if info.decoder is None else _decode_with(info.decoder, container, stream)
             for frame in (_deinterlaced(stream, frames) if info.interlaced else frames):
                 buf.append(_upright(frame, fmt, scaler, size, sdr))
                 if len(buf) == chunk:
@@ -244,6 +255,14 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
             yield np.stack(buf)
     finally:
         container.close()
+
+
+def _decode_with(decoder: str, container, stream) -> Iterator[av.VideoFrame]:
+    """The stream's frames through a named decoder (the demuxer's last, empty packet flushes it)."""
+    ctx = av.CodecContext.create(decoder, "r")
+    ctx.thread_type = "AUTO"
+    for packet in container.demux(stream):
+        yield from ctx.decode(packet)
 
 
 def _deinterlaced(stream, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
