@@ -31,7 +31,8 @@ def test_probe_video_exact_rate_count_and_timestamps(tmp_path):
 def test_probe_sequence_natural_order_and_rgba(tmp_path):
     frames = [np.dstack([f, np.full(f.shape[:2], 200, np.uint8)]) for f in _frames(11)]
     folder = write_sequence(tmp_path / "seq", frames)
-    (folder / "00010.png").rename(folder / "frame10.png")  # natural sort must still put it last
+    for i in range(11):  # unpadded numbers: natural order puts f10 last, where name order puts it after f1
+        (folder / f"{i:05d}.png").rename(folder / f"f{i}.png")
     info = probe(folder, fps=Fraction(25))
     assert info.kind == "sequence" and info.has_alpha and info.n_frames == 11 and info.fps == 25
     data = np.concatenate(list(read_chunks(info)))
@@ -81,6 +82,39 @@ def test_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no images"):
         probe(tmp_path / "empty")
+
+
+def test_sequence_with_a_missing_frame_is_refused(tmp_path):
+    """A frame a render dropped would shift every later frame in time: a named error lists what is missing."""
+    folder = write_sequence(tmp_path / "seq", _frames(12))
+    for i in range(12):
+        (folder / f"{i:05d}.png").rename(folder / f"plate.{1001 + i}.png")
+    (folder / "plate.1004.png").unlink()
+    (folder / "plate.1009.png").unlink()
+    with pytest.raises(InputError, match=r"plate\.####\.png is missing 2 frame\(s\) between 1001 and 1012: 1004, 1009"):
+        probe(folder)
+
+
+def test_sequence_on_twos_is_one_sequence(tmp_path):
+    folder = write_sequence(tmp_path / "seq", _frames(4))
+    for i in range(4):
+        (folder / f"{i:05d}.png").rename(folder / f"shot_{1001 + 2 * i:04d}.png")
+    info = probe(folder)
+    assert info.n_frames == 4 and info.frame_numbers == [1001, 1003, 1005, 1007]
+
+
+def test_folder_with_two_sequences_is_refused(tmp_path):
+    """A plate and its matte side by side were read as one sequence of interleaved frames."""
+    folder = write_sequence(tmp_path / "seq", _frames(3))
+    for i in range(3):
+        write_image(folder / f"matte.{i:05d}.png", _frames(1)[0])
+    with pytest.raises(InputError, match=r"more than one image sequence \(#####\.png, matte\.#####\.png\)"):
+        probe(folder)
+    write_image(folder / "thumbnail.png", _frames(1)[0])
+    for i in range(3):
+        (folder / f"matte.{i:05d}.png").unlink()
+    with pytest.raises(InputError, match=r"\(#####\.png, thumbnail\.png\)"):
+        probe(folder)
 
 
 def test_sequence_with_mixed_sizes(tmp_path):

@@ -169,10 +169,47 @@ def _check_first_frame(info: VideoInfo, role: str) -> None:
 
 
 _FRAME_NUMBER = re.compile(r"(\d+)\.[^.]+$")  # the digits just before the extension: plate.1001.png -> 1001
+_SHOWN_MISSING = 8  # missing frame numbers an error lists
 
 
 def _natural_key(p: Path):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
+
+
+def _sequence_name(p: Path) -> str:
+    """`plate.####.png` for plate.1001.png (the digits before the extension as #), or the name if it has none."""
+    m = _FRAME_NUMBER.search(p.name)
+    return p.name if m is None else p.name[:m.start(1)] + "#" * len(m.group(1)) + p.name[m.end(1):]
+
+
+def _check_one_sequence(files: list[Path], folder: Path, role: str) -> None:
+    """A folder of numbered frames must hold one sequence, without holes: two sequences side by side (a plate and
+    its matte) or a frame a render dropped would otherwise be read as frames in the wrong place. Equal steps
+    (frames on twos: 1001, 1003, ...) are a sequence; names without numbers are taken in natural order."""
+    numbered = {}
+    for p in files:
+        m = _FRAME_NUMBER.search(p.name)
+        if m is not None:
+            key = (p.name[:m.start(1)], p.suffix.lower())
+            numbered.setdefault(key, []).append(int(m.group(1)))
+    if not numbered:
+        return
+    names = sorted({_sequence_name(p) for p in files if _FRAME_NUMBER.search(p.name)} |
+                   {p.name for p in files if not _FRAME_NUMBER.search(p.name)})
+    if len(numbered) > 1 or len(files) > sum(len(v) for v in numbered.values()):
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        raise InputError(f"{role} folder {folder} holds more than one image sequence ({shown}); put each sequence "
+                         "in a folder of its own")
+    numbers = sorted(next(iter(numbered.values())))
+    steps = {b - a for a, b in zip(numbers, numbers[1:])}
+    if len(steps) > 1:
+        step = min(steps)
+        present = set(numbers)
+        missing = [n for n in range(numbers[0], numbers[-1] + 1, step or 1) if n not in present]
+        shown = ", ".join(map(str, missing[:_SHOWN_MISSING])) + (", ..." if len(missing) > _SHOWN_MISSING else "")
+        raise InputError(f"{role} sequence {folder / names[0]} is missing {len(missing)} frame(s) between "
+                         f"{numbers[0]} and {numbers[-1]}: {shown}; render or copy them in (a hole would shift "
+                         "every later frame in time)")
 
 
 def _probe_sequence(folder: Path, fps: Fraction, role: str) -> VideoInfo:
@@ -180,6 +217,7 @@ def _probe_sequence(folder: Path, fps: Fraction, role: str) -> VideoInfo:
                    key=_natural_key)
     if not files:
         raise InputError(f"{role} folder {folder} holds no images (png, jpg, tif); give a folder of frames")
+    _check_one_sequence(files, folder, role)
     first = read_image(files[0], role=f"{role} frame")
     has_alpha = first.shape[2] == 4
     info = VideoInfo(folder, "sequence", first.shape[1], first.shape[0], len(files), Fraction(fps),
