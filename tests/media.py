@@ -8,6 +8,7 @@ Used by the tests, the benchmarks and `samples/make_sample.py`; no file here dep
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -261,3 +262,41 @@ def two_layer_scene(n: int, width: int, height: int, far_px: float = 2.0, near_p
         frames[t][band] = near[band, int(round(near_px * t)):][:, :width]
     path = np.stack([np.array([[1, 0, -far_px * t], [0, 1, 0], [0, 0, 1]], np.float64) for t in range(n)])
     return frames, path, band
+
+
+def _s15(v: float) -> bytes:  # ICC s15Fixed16Number
+    return struct.pack(">i", int(round(v * 65536)))
+
+
+def _icc_tag_xyz(xyz) -> bytes:
+    return b"XYZ " + bytes(4) + b"".join(_s15(v) for v in xyz)
+
+
+def icc_rgb_profile(name: str, primaries, white, gamma: float) -> bytes:
+    """A minimal ICC v2 RGB display profile (matrix and one pure-gamma curve), written from the ICC spec: `primaries`
+    [(x, y)] * 3 and `white` (x, y) as chromaticities; the colorants are adapted to the D50 connection space
+    (Bradford), as the spec asks."""
+    bradford = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]])
+
+    def xyz(xy):  # chromaticity -> XYZ with Y = 1
+        return np.array([xy[0] / xy[1], 1.0, (1 - xy[0] - xy[1]) / xy[1]])
+    p = np.stack([xyz(c) for c in primaries], 1)
+    to_xyz = p * np.linalg.solve(p, xyz(white))  # [3, 3] RGB -> XYZ, white -> Y 1
+    d50 = np.array([0.9642, 1.0, 0.8249])
+    adapt = np.linalg.inv(bradford) @ np.diag((bradford @ d50) / (bradford @ xyz(white))) @ bradford
+    colorants = adapt @ to_xyz
+    text = name.encode("ascii") + b"\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 2 + 1 + 67)  # + empty Unicode, Mac
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    tags = [(b"desc", desc), (b"wtpt", _icc_tag_xyz(d50)), (b"rXYZ", _icc_tag_xyz(colorants[:, 0])),
+            (b"gXYZ", _icc_tag_xyz(colorants[:, 1])), (b"bXYZ", _icc_tag_xyz(colorants[:, 2])),
+            (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve), (b"cprt", b"text" + bytes(4) + b"none\0")]
+    start = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for sig, body in tags:
+        data += bytes(-(start + len(data)) % 4)  # each tag starts on 4 bytes
+        table += sig + struct.pack(">II", start + len(data), len(body))
+        data += body
+    header = (struct.pack(">I", start + len(data)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+              + bytes(12) + b"acsp" + bytes(24) + bytes(4) + b"".join(_s15(v) for v in d50) + bytes(48))
+    return header + struct.pack(">I", len(tags)) + table + data

@@ -417,3 +417,16 @@ def test_audio_that_cannot_be_converted_stops_the_job_with_a_named_error(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.png", "ten.mkv"]
     record = paistudio.replace(fg, [ref], tmp_path / "o.mkv")
     assert record["output"]["audio"] == [{"codec": "pcm_s16le", "from": "pcm_s16le", "copied": True}]
+
+
+def test_record_names_the_reference_colour_profile(tmp_path):
+    from PIL import Image
+    from tests.media import icc_rgb_profile
+    frames, *_ = green_screen_clip(6, 128, 80, seed=4)
+    fg = write_video(tmp_path / "fg.mp4", frames)
+    p3 = icc_rgb_profile("Display P3 (test)", [(0.680, 0.320), (0.265, 0.690), (0.150, 0.060)], (0.3127, 0.3290), 2.2)
+    Image.fromarray(textured_background(128, 80)).save(tmp_path / "phone.png", icc_profile=p3)
+    plain = write_image(tmp_path / "plain.png", textured_background(128, 80))
+    record = paistudio.replace(fg, [tmp_path / "phone.png", plain], tmp_path / "o.mp4")
+    refs = record["inputs"]["references"]
+    assert refs[0]["converted_from"] == "Display P3 (test)" and "converted_from" not in refs[1]

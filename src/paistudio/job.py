@@ -21,7 +21,7 @@ from .errors import InputError, OutputError, ReferenceImageError, RenderInterrup
 from .io import hdr
 from .io.atomic import atomic_path, check_writable, write_text_atomic
 from .io.pipeline import BackgroundWriter
-from .io.images import fit_cover, load_reference
+from .io.images import fit_cover, load_reference, reference_profile
 from .io.video import VideoInfo, probe
 from .io.writer import VideoSink, check_output_format
 from .progress import Progress, Silent
@@ -36,6 +36,7 @@ class Job:
     anchors: list[int]  # frame index of each reference, increasing
     ref_paths: list[str]
     warnings: list[str] = field(default_factory=list)
+    ref_profiles: list[str | None] = field(default_factory=list)  # the colour profile each was converted from to sRGB
 
     @property
     def output(self) -> Path:
@@ -65,7 +66,8 @@ def prepare_job(shot: Shot) -> Job:
     order = sorted(range(len(anchors)), key=anchors.__getitem__)
     size = (info.width, info.height)
     refs = [fit_cover(load_reference(shot.references[i].path), size, float(info.pixel_aspect)) for i in order]
-    job = Job(shot, info, refs, [anchors[i] for i in order], [shot.references[i].path for i in order])
+    paths = [shot.references[i].path for i in order]
+    job = Job(shot, info, refs, [anchors[i] for i in order], paths, ref_profiles=[reference_profile(p) for p in paths])
     if info.interlaced:
         job.warnings.append("the foreground is interlaced: deinterlaced on decode (bwdif, each frame keeps its first "
                             "field, so the frame count and rate stay the input's)")
@@ -197,7 +199,8 @@ def _record(job: Job, engine, frames: int, total_s: float, render_s: float, audi
         "output": {"path": str(job.output), "codec": shot.output.codec, "frames": frames,
                    "layers": shot.output.layers, "audio": audio},
         "inputs": {"foreground": job.info.describe(),
-                   "references": [{"path": p, "anchor_frame": a} for p, a in zip(job.ref_paths, job.anchors)]},
+                   "references": [{"path": p, "anchor_frame": a, **({"converted_from": c} if c else {})}
+                                  for p, a, c in zip(job.ref_paths, job.anchors, job.ref_profiles)]},
         "settings": shot.to_dict(),
         "engine": engine.report(),
         "timings": {"total_s": round(total_s, 3), "render_s": round(render_s, 3),

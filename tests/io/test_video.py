@@ -227,3 +227,49 @@ def test_display_rotation_is_applied(tmp_path):
     assert frames[0, -10:].mean() > 200 and frames[0, :40].mean() < 30  # the band is now at the bottom
     small = next(read_chunks(info, size=(16, 32)))
     assert small.shape == (3, 32, 16, 3)
+
+
+SRGB_PRIMARIES = [(0.64, 0.33), (0.30, 0.60), (0.15, 0.06)]
+P3_PRIMARIES = [(0.680, 0.320), (0.265, 0.690), (0.150, 0.060)]
+D65 = (0.3127, 0.3290)
+
+
+def _tagged_reference(path, profile):
+    from PIL import Image
+    arr = np.full((8, 12, 3), 128, np.uint8)
+    arr[0, 0] = (200, 100, 50)
+    Image.fromarray(arr).save(path, icc_profile=profile)
+    return path
+
+
+def test_reference_in_another_colour_profile_is_converted_to_srgb(tmp_path):
+    """Pixels tagged linear-light RGB (sRGB primaries, gamma 1): code 128 is linear 0.502, which sRGB codes as 188;
+    read as sRGB (the old behaviour) it stayed 128."""
+    from paistudio.io.images import reference_profile
+    from tests.media import icc_rgb_profile
+    path = _tagged_reference(tmp_path / "lin.png", icc_rgb_profile("linear RGB", SRGB_PRIMARIES, D65, 1.0))
+    ref = load_reference(path)
+    assert np.abs(ref[1, 1].astype(int) - 188).max() <= 1
+    assert np.abs(ref[0, 0].astype(int) - (229, 168, 122)).max() <= 1  # 255 * srgb(code / 255) per channel
+    assert reference_profile(path) == "linear RGB"
+
+
+def test_display_p3_reference_keeps_its_saturation(tmp_path):
+    """A phone photo in Display P3: its colours are more saturated than the same codes in sRGB, so converting
+    spreads the channels apart (read as sRGB, they looked washed out)."""
+    from tests.media import icc_rgb_profile
+    ref = load_reference(_tagged_reference(tmp_path / "p3.png", icc_rgb_profile("P3", P3_PRIMARIES, D65, 2.2)))
+    r, g, b = ref[0, 0].astype(int)
+    assert r > 205 and b < 40 and abs(g - 100) <= 10  # from (200, 100, 50)
+    assert np.abs(ref[1, 1].astype(int) - 128).max() <= 2  # a grey stays grey (gamma 2.2 against sRGB's curve)
+
+
+def test_srgb_or_broken_profile_leaves_the_pixels_alone(tmp_path):
+    from PIL import ImageCms
+    from paistudio.io.images import reference_profile
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for name, profile in (("srgb.png", srgb), ("broken.png", b"not a profile at all" * 8)):
+        path = _tagged_reference(tmp_path / name, profile)
+        ref = load_reference(path)
+        assert tuple(ref[0, 0]) == (200, 100, 50) and tuple(ref[1, 1]) == (128, 128, 128)
+        assert reference_profile(path) is None

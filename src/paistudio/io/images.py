@@ -1,12 +1,15 @@
-"""Still images: sequence frames and reference photos (EXIF orientation, 16-bit, alpha, a sane pixel limit)."""
+"""Still images: sequence frames and reference photos (EXIF orientation, colour profiles, 16-bit, alpha, a sane
+pixel limit)."""
 
 from __future__ import annotations
 
+import io
+from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, ReferenceImageError
 
@@ -47,7 +50,10 @@ def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> 
                 raise ReferenceImageError(
                     f"reference {path} is {w}x{h} ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP limit; "
                     "downscale it first")
+            profile = _embedded_profile(im)
             im = ImageOps.exif_transpose(im)
+            if profile is not None:
+                return np.asarray(_to_srgb(im, profile), dtype=np.uint8).copy()
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im, dtype=np.uint32)
                 arr = ((arr * 255 + 32767) // 65535).astype(np.uint8) if arr.max() > 255 else arr.astype(np.uint8)
@@ -57,6 +63,55 @@ def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> 
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise ReferenceImageError(f"reference {path} cannot be read as an image ({e}); give a JPEG/PNG/TIFF") from None
+
+
+def reference_profile(path: str | Path) -> str | None:
+    """The name of the colour profile a reference is converted from to sRGB (None: it is sRGB or says nothing)."""
+    try:
+        with Image.open(path) as im:
+            profile = _embedded_profile(im)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return None if profile is None else ImageCms.getProfileDescription(profile).strip() or "an embedded ICC profile"
+
+
+_PROBE_COLOURS = np.array([[[v, v, v] for v in (0, 32, 64, 128, 192, 255)] +
+                           [[255, 0, 0], [0, 255, 0], [0, 0, 255], [200, 100, 50], [50, 160, 210]]], np.uint8)
+
+
+@cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _embedded_profile(im: Image.Image) -> ImageCms.ImageCmsProfile | None:
+    """The image's ICC profile when it is not sRGB (phone photos are often Display P3, print scans Adobe RGB or CMYK:
+    read as sRGB they lose saturation or shift hue). A profile that does not parse is ignored, as browsers do."""
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return None
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (OSError, ImageCms.PyCMSError):
+        return None
+    if im.mode not in ("RGB", "RGBA", "P", "PA"):
+        return profile
+    # an sRGB profile by another name (or an sRGB-like one): the probe colours come through within a code
+    probe = Image.fromarray(_PROBE_COLOURS)
+    if np.abs(np.asarray(_to_srgb(probe, profile), np.int16) - _PROBE_COLOURS).max() <= 1:
+        return None
+    return profile
+
+
+def _to_srgb(im: Image.Image, profile: ImageCms.ImageCmsProfile) -> Image.Image:
+    """RGB in sRGB through littlecms (relative colorimetric: colours sRGB holds stay exact, the rest are clipped)."""
+    if im.mode not in ("RGB", "CMYK", "L"):
+        im = im.convert("CMYK" if im.mode == "CMYK" else "RGB")
+    try:
+        return ImageCms.profileToProfile(im, profile, _srgb(), renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                         outputMode="RGB")
+    except ImageCms.PyCMSError:  # a profile for another colour space than the pixels': read them as they are
+        return im.convert("RGB")
 
 
 def fit_cover(image: np.ndarray, size: tuple[int, int], pixel_aspect: float = 1.0) -> np.ndarray:
