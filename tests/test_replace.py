@@ -134,6 +134,26 @@ def test_image_sequence_and_matte_file(tmp_path):
     assert record["engine"]["matte"]["mode"] == "file"
 
 
+@pytest.mark.parametrize("layout, channel", [("matte in RGB, solid alpha", "red"), ("matte in alpha", "alpha")])
+def test_rgba_matte_file_is_read_where_the_matte_is(tmp_path, layout, channel):
+    """An RGBA export of a black-and-white matte has a solid alpha channel: read from it, every pixel was foreground."""
+    from tests.media import write_sequence
+    frames, alpha, *_ = green_screen_clip(6, 128, 80, seed=5)
+    fg = write_video(tmp_path / "fg.mp4", frames, options={"crf": "12"})
+    codes = [(a * 255).round().astype(np.uint8) for a in alpha]
+    if channel == "red":
+        mattes = [np.dstack([c, c, c, np.full_like(c, 255)]) for c in codes]
+    else:
+        mattes = [np.dstack([np.zeros_like(c)] * 3 + [c]) for c in codes]
+    matte = write_sequence(tmp_path / "matte", mattes)
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    record = paistudio.replace(fg, [ref], tmp_path / "o.mkv", matte=matte, codec="ffv1",
+                               stages={"repair": "off", "complete": "off"})
+    assert record["engine"]["matte"]["matte"]["channel"] == channel
+    got = np.concatenate(list(read_chunks(probe(tmp_path / "o.mkv"))))[..., 3]
+    assert np.abs(got.astype(int) - np.stack(codes)).mean() < 2.0
+
+
 def test_rgba_input_uses_its_own_alpha(tmp_path):
     from tests.media import write_sequence
     frames, alpha, fg, _ = green_screen_clip(8, 128, 80, seed=6)

@@ -27,6 +27,7 @@ class MatteSource:
     _matte_iter: Iterator[np.ndarray] | None = None
     _matte_buf: np.ndarray | None = None
     segmenter: object | None = None  # comp.segment.PersonSegmenter (segment mode)
+    matte_channel: str = "alpha"  # which channel of a matte file holds it: "alpha" (RGBA files) or "red" (grey ones)
 
     def alphas(self, chunk: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
         """Alpha `[T, H, W]` uint8 for RGB(A) frames `[T, H, W, C]`; consumes a matte file in step.
@@ -60,7 +61,7 @@ class MatteSource:
             self._matte_buf = self._matte_buf[take:]
             have += take
         m = np.concatenate(parts)
-        return np.ascontiguousarray(m[..., 3] if m.shape[-1] == 4 else m[..., 0])
+        return np.ascontiguousarray(m[..., 3] if self.matte_channel == "alpha" else m[..., 0])
 
     def restart(self, size: tuple[int, int] | None = None) -> "MatteSource":
         """A fresh copy for another pass over the clip (a matte file read at `size`, default full size)."""
@@ -69,7 +70,8 @@ class MatteSource:
             return MatteSource("segment", segmenter=PersonSegmenter(self.segmenter.model))
         if self.mode != "file":
             return self
-        return MatteSource("file", self.backing, None, self.matte_info, _matte_chunks(self.matte_info, size))
+        return MatteSource("file", self.backing, None, self.matte_info,
+                           _matte_chunks(self.matte_info, self.matte_channel, size), matte_channel=self.matte_channel)
 
     def close(self) -> None:
         """Release what this source holds open (a segmenter's graph, a matte file's reader); idempotent."""
@@ -83,12 +85,22 @@ class MatteSource:
         if self.backing is not None:
             d["backing"] = {"kind": self.backing.kind, "rgb": list(self.backing.rgb)}
         if self.matte_info is not None:
-            d["matte"] = self.matte_info.describe()
+            d["matte"] = {**self.matte_info.describe(), "channel": self.matte_channel}
         return d
 
 
-def _matte_chunks(info: VideoInfo, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-    return read_chunks(info, chunk=8, alpha=info.has_alpha, size=size)
+def _matte_chunks(info: VideoInfo, channel: str, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    return read_chunks(info, chunk=8, alpha=channel == "alpha", size=size)
+
+
+def _matte_channel(info: VideoInfo) -> str:
+    """Where a matte file keeps the matte: its alpha channel, unless that is solid while the picture is not (an RGBA
+    export of a black-and-white matte: read from the alpha, every pixel would be foreground)."""
+    if not info.has_alpha:
+        return "red"
+    first = next(read_chunks(info, chunk=8, alpha=True))
+    solid = int(first[..., 3].min()) == 255
+    return "red" if solid and int(first[..., :3].max()) > int(first[..., :3].min()) else "alpha"
 
 
 def open_matte(spec: MatteSpec, fg: VideoInfo, sample: np.ndarray) -> MatteSource:
@@ -101,7 +113,8 @@ def open_matte(spec: MatteSpec, fg: VideoInfo, sample: np.ndarray) -> MatteSourc
         if info.n_frames != fg.n_frames:
             raise FormatError(f"matte has {info.n_frames} frames but the foreground has {fg.n_frames}; "
                               "give one matte frame per foreground frame")
-        return MatteSource("file", None, None, info, _matte_chunks(info))
+        channel = _matte_channel(info)
+        return MatteSource("file", None, None, info, _matte_chunks(info, channel), matte_channel=channel)
     if spec.mode == "segment":
         from .segment import PersonSegmenter
         return MatteSource("segment", segmenter=PersonSegmenter())
