@@ -300,3 +300,24 @@ def icc_rgb_profile(name: str, primaries, white, gamma: float) -> bytes:
     header = (struct.pack(">I", start + len(data)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
               + bytes(12) + b"acsp" + bytes(24) + bytes(4) + b"".join(_s15(v) for v in d50) + bytes(48))
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+def write_exr(path: str | Path, channels: np.ndarray) -> Path:
+    """A float OpenEXR image (FFmpeg's encoder) from `[H, W, 3|4]` float RGB(A), written as given (EXR colour is
+    scene-linear and, with alpha, premultiplied: pass it so) or `[H, W]` grey."""
+    path = Path(path)
+    x = np.asarray(channels, np.float32)
+    h, w = x.shape[:2]
+    fmt, order = {2: ("grayf32le", [None]), 3: ("gbrpf32le", [1, 2, 0])}.get(x.ndim if x.ndim == 2 else x.shape[2],
+                                                                          ("gbrapf32le", [1, 2, 0, 3]))
+    with av.open(str(path), "w", format="image2") as out:
+        stream = out.add_stream("exr", rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, fmt
+        frame = av.VideoFrame(w, h, fmt)
+        for plane, c in zip(frame.planes, order):  # planar G, B, R(, A)
+            rows = np.frombuffer(plane, np.float32).reshape(h, plane.line_size // 4)
+            rows[:, :w] = x if c is None else x[..., c]
+        frame.pts = 0
+        for packet in list(stream.encode(frame)) + list(stream.encode()):
+            out.mux(packet)
+    return path

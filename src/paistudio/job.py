@@ -18,7 +18,6 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError, OutputError, ReferenceImageError, RenderInterrupted
-from .io import hdr
 from .io.atomic import atomic_path, check_writable, write_text_atomic
 from .io.pipeline import BackgroundWriter
 from .io.images import fit_cover, load_reference, reference_profile
@@ -72,9 +71,9 @@ def prepare_job(shot: Shot) -> Job:
         job.warnings.append("the foreground is interlaced: deinterlaced on decode (bwdif, each frame keeps its first "
                             "field, so the frame count and rate stay the input's)")
     if info.to_sdr:
-        job.warnings.append(f"the foreground is {hdr.describe(info.transfer, info.primaries)}: converted to SDR BT.709 "
-                            "on decode (HDR reference white 203 cd/m² scaled to SDR white, light above 0.8 of it rolled "
-                            "off); the output is SDR BT.709")
+        white = "1.0 taken as white" if info.kind == "sequence" else "HDR reference white 203 cd/m² scaled to SDR white"
+        job.warnings.append(f"the foreground is {info.converted_from}: converted to SDR BT.709 on decode ({white}, "
+                            "light above 0.8 of it rolled off); the output is SDR BT.709")
     return job
 
 

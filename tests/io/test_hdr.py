@@ -102,3 +102,58 @@ def test_an_hdr_foreground_is_named_in_the_warnings_and_the_record(tmp_path):
     sdr_clip = tmp_path / "sdr.mkv"
     write_tagged(sdr_clip, [0.75], trc=1, primaries=1)
     assert not probe(sdr_clip).to_sdr and "converted_from" not in probe(sdr_clip).describe()
+
+
+def test_exr_scene_linear_maps_to_known_srgb_codes(tmp_path):
+    """1.0 is white: 0.18 -> 118 and 0.5 -> 188 (sRGB), 1.0 -> 247 (the shoulder above 0.8, as HDR reference white),
+    a red at 2.0 (luminance 0.43, below the knee) clips to 255; NaN and negatives are black."""
+    from paistudio.io.images import read_exr
+    from tests.media import write_exr
+    values = [0.0, 0.18, 0.5, 1.0, float("nan"), -0.5]
+    x = np.zeros((2, len(values), 3), np.float32)
+    x[0] = np.array(values, np.float32)[:, None]
+    x[1, :, 0] = 2.0
+    img = read_exr(write_exr(tmp_path / "a.exr", x))
+    assert img.shape == (2, len(values), 3) and img.dtype == np.uint8
+    assert img[0, :, 1].tolist() == [0, 118, 188, 247, 0, 0]
+    assert (img[0, :, 0] == img[0, :, 1]).all() and tuple(img[1, 0]) == (255, 0, 0)
+
+
+def test_exr_alpha_is_unpremultiplied_and_a_matte_is_read_as_coverage(tmp_path):
+    from paistudio.io.images import read_exr
+    from tests.media import write_exr
+    x = np.zeros((2, 2, 4), np.float32)
+    x[..., :3], x[..., 3] = 0.09, 0.5  # premultiplied: straight colour 0.18 at half coverage
+    img = read_exr(write_exr(tmp_path / "a.exr", x))
+    assert tuple(img[0, 0]) == (118, 118, 118, 128)
+    matte = read_exr(write_exr(tmp_path / "m.exr", np.full((2, 2), 0.5, np.float32)), light=False)
+    assert tuple(matte[0, 0]) == (128, 128, 128)  # coverage, not light: no sRGB curve
+
+
+def test_exr_sequence_foreground_and_reference(tmp_path):
+    import paistudio
+    from paistudio.io.images import load_reference, reference_profile
+    from paistudio.io.video import probe
+    from tests.media import green_screen_clip, textured_background, write_exr
+    frames, alpha, *_ = green_screen_clip(4, 64, 48, seed=2)
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    from paistudio.comp.colour import SRGB_TO_LINEAR as lin  # [256] code -> linear: the frames as scene-linear EXR
+    for i, f in enumerate(frames):
+        write_exr(folder / f"plate.{1001 + i}.exr", lin[f])
+    matte = tmp_path / "matte"
+    matte.mkdir()
+    for i, a in enumerate(alpha):
+        write_exr(matte / f"m.{1001 + i}.exr", a.astype(np.float32))
+    info = probe(folder)
+    assert info.kind == "sequence" and info.to_sdr and info.describe()["converted_from"] == "scene-linear EXR"
+    assert not probe(matte, role="matte").to_sdr
+    bg = tmp_path / "bg.exr"
+    write_exr(bg, lin[textured_background(64, 48)])
+    assert reference_profile(bg) == "scene-linear EXR" and load_reference(bg).shape == (48, 64, 3)
+    record = paistudio.replace(folder, [bg], tmp_path / "o.mov", matte=matte, codec="prores4444")
+    assert record["inputs"]["references"][0]["converted_from"] == "scene-linear EXR"
+    assert any(w.startswith("the foreground is scene-linear EXR: converted to SDR BT.709 on decode (1.0 taken as white")
+               for w in record["warnings"])
+    out = np.concatenate(list(read_chunks(probe(tmp_path / "o.mov"))))
+    assert np.abs(out[..., 3].astype(int) - (np.stack(alpha) * 255).round()).mean() < 1.5  # the matte as coverage

@@ -9,6 +9,7 @@ out, so a tagged source is converted on decode, from 16-bit R'G'B' (the source's
 4. HDR only, a highlight roll-off on luminance (colour ratios kept): identity up to `KNEE`, then an exponential
    shoulder towards 1.0 with slope 1 at the knee, so highlights up to the display peak keep some separation;
 5. clipped to [0, 1] and encoded with the engine's sRGB curve, uint8.
+Scene-linear stills and sequences (EXR) take steps 4 and 5 (`scene_linear_to_sdr`), 1.0 being white.
 This is a fixed, documented mapping, not a grade: it keeps a render's colours close to how the source looks on an
 SDR screen. The output is SDR BT.709 (the job's record says the input was converted).
 """
@@ -91,6 +92,17 @@ def _gain_table(trc: int) -> tuple[np.ndarray, float]:
     y = np.maximum(np.arange(65536) / 65535.0 * y_max, 1e-9)
     shown = HLG_PEAK / REFERENCE_WHITE * y ** HLG_GAMMA if trc == TRC_HLG else y
     return (tone(shown) / y).astype(np.float32), y_max
+
+
+def scene_linear_to_sdr(light: np.ndarray) -> np.ndarray:
+    """Scene-linear RGB `[H, W, 3]` float (EXR: 1.0 = diffuse white, 0.18 mid grey) -> uint8 sRGB: the same shoulder
+    on luminance as HDR video (colour ratios kept, highlights above KNEE rolled off towards 1.0), then sRGB.
+    Negative values and NaNs become 0."""
+    light = np.nan_to_num(np.asarray(light, np.float32), nan=0.0, posinf=1e6, neginf=0.0)
+    light = np.maximum(light, 0.0, out=light)
+    y = np.maximum(cv2.transform(light, _BT709_LUMA), 1e-9)  # [H, W]
+    gain = np.minimum(tone(y) / y, 1.0).astype(np.float32)
+    return to_srgb(light * gain[..., None])
 
 
 def to_sdr(rgb16: np.ndarray, trc: int | None, primaries: int | None) -> np.ndarray:

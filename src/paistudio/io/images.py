@@ -1,5 +1,5 @@
 """Still images: sequence frames and reference photos (EXIF orientation, colour profiles, 16-bit, alpha, a sane
-pixel limit)."""
+pixel limit, scene-linear EXR)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ import io
 from functools import cache
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, ReferenceImageError
+from . import hdr
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr"}
+EXR_SOURCE = "scene-linear EXR"  # what the record says an EXR was converted from
 MAX_REFERENCE_PIXELS = 100_000_000  # 100 MP: larger is a mistake or a decompression bomb
 
 
-def read_image(path: Path, role: str = "image") -> np.ndarray:
-    """A sequence frame as RGB or RGBA uint8 (16-bit and grey inputs converted). Fast path: OpenCV."""
+def read_image(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
+    """A sequence frame as RGB or RGBA uint8 (16-bit and grey inputs converted). Fast path: OpenCV.
+
+    An EXR is scene-linear (`read_exr`): `light` maps its colour to sRGB; a matte's values are coverage, read as
+    they are (0.5 -> 128)."""
+    if Path(path).suffix.lower() == ".exr":
+        return read_exr(path, role, light)
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"{role} {path} cannot be read; is it a valid image?")
@@ -38,11 +46,44 @@ def _to_rgb8(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def read_exr(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
+    """An OpenEXR image (FFmpeg's decoder: RGB, RGBA or Y, half or float) as RGB(A) uint8.
+
+    EXR colour is scene-linear and, with alpha, premultiplied (the format's convention): it is unpremultiplied,
+    then with `light` mapped like HDR video (`hdr.scene_linear_to_sdr`: 1.0 = white, highlights rolled off) and
+    sRGB-encoded; without, clipped to [0, 1] as it is. Alpha is coverage: scaled to 0..255."""
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+            x = frame.to_ndarray()  # [H, W, 3|4] float32 RGB(A), or [H, W] grey
+    except (av.FFmpegError, StopIteration, OSError, ValueError) as e:
+        raise InputError(f"{role} {path} cannot be read as an EXR ({e}); is it a valid image?") from None
+    x = np.nan_to_num(x.astype(np.float32, copy=False), nan=0.0, posinf=1e6, neginf=0.0)
+    if x.ndim == 2:
+        x = np.repeat(x[..., None], 3, -1)
+    rgb, alpha = x[..., :3], (np.clip(x[..., 3], 0.0, 1.0) if x.shape[-1] == 4 else None)
+    if alpha is not None:
+        rgb = np.divide(rgb, alpha[..., None], out=np.zeros_like(rgb), where=alpha[..., None] > 1e-6)
+    rgb8 = hdr.scene_linear_to_sdr(rgb) if light else np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if alpha is None:
+        return rgb8
+    return np.dstack([rgb8, (alpha * 255.0 + 0.5).astype(np.uint8)])
+
+
 def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> np.ndarray:
     """A background reference as RGB uint8, EXIF orientation applied; alpha (if any) is dropped over black."""
     path = Path(path)
     if not path.is_file():
         raise ReferenceImageError(f"reference {path} does not exist; check the path")
+    if path.suffix.lower() == ".exr":
+        try:
+            img = read_exr(path, role="reference")
+        except InputError as e:
+            raise ReferenceImageError(str(e)) from None
+        if img.shape[0] * img.shape[1] > max_pixels:
+            raise ReferenceImageError(f"reference {path} is {img.shape[1]}x{img.shape[0]}, over the "
+                                      f"{max_pixels / 1e6:.0f} MP limit; downscale it first")
+        return np.ascontiguousarray(img[..., :3])
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -67,6 +108,8 @@ def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> 
 
 def reference_profile(path: str | Path) -> str | None:
     """The name of the colour profile a reference is converted from to sRGB (None: it is sRGB or says nothing)."""
+    if Path(path).suffix.lower() == ".exr":
+        return EXR_SOURCE
     try:
         with Image.open(path) as im:
             profile = _embedded_profile(im)

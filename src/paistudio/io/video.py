@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import FormatError, InputError
 from . import hdr
-from .images import IMAGE_EXTENSIONS, read_image
+from .images import EXR_SOURCE, IMAGE_EXTENSIONS, read_image
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf"}
 DEFAULT_SEQUENCE_FPS = Fraction(24)
@@ -55,13 +55,18 @@ class VideoInfo:
     files: list[Path] = field(default_factory=list, repr=False)  # the frames of a sequence
     transfer: int | None = None  # FFmpeg's colour tags of a video (AVColorTransferCharacteristic, AVColorPrimaries)
     primaries: int | None = None
-    to_sdr: bool = False  # frames are converted from HDR / BT.2020 to SDR BT.709 on decode (`io.hdr`)
+    to_sdr: bool = False  # frames are converted to SDR BT.709 on decode (`io.hdr`): HDR / BT.2020 video, EXR frames
     interlaced: bool = False  # fields: frames are deinterlaced on decode (bwdif)
     pixel_aspect: Fraction = Fraction(1)  # width / height of a stored pixel as displayed (anamorphic: not 1)
     timecode: str | None = None  # the first frame's timecode (a mov/mp4 tmcd track or a tag), e.g. "01:00:00:00"
     frame_numbers: list[int] | None = field(default=None, repr=False)  # a sequence's own (shot_1001.png: 1001, ...)
     number_digits: int = 5  # their zero padding
     decoder: str | None = None  # a decoder other than FFmpeg's default for the codec (VP8/VP9 alpha: libvpx's)
+
+    @property
+    def converted_from(self) -> str:
+        """What the frames were converted from to SDR, e.g. "HLG, BT.2020" or "scene-linear EXR"."""
+        return EXR_SOURCE if self.kind == "sequence" else hdr.describe(self.transfer, self.primaries)
 
     @property
     def duration(self) -> float:
@@ -72,7 +77,7 @@ class VideoInfo:
              "frames": self.n_frames, "fps": f"{self.fps.numerator}/{self.fps.denominator}",
              "codec": self.codec, "alpha": self.has_alpha, "audio": self.has_audio}
         if self.to_sdr:
-            d["converted_from"] = hdr.describe(self.transfer, self.primaries)
+            d["converted_from"] = self.converted_from
         if self.interlaced:
             d["deinterlaced"] = True
         if self.pixel_aspect != 1:
@@ -218,11 +223,13 @@ def _probe_sequence(folder: Path, fps: Fraction, role: str) -> VideoInfo:
     if not files:
         raise InputError(f"{role} folder {folder} holds no images (png, jpg, tif); give a folder of frames")
     _check_one_sequence(files, folder, role)
-    first = read_image(files[0], role=f"{role} frame")
+    codec = files[0].suffix[1:].lower()
+    light = codec == "exr" and role != "matte"  # scene-linear colour is mapped to SDR; a matte's values are coverage
+    first = read_image(files[0], role=f"{role} frame", light=light)
     has_alpha = first.shape[2] == 4
     info = VideoInfo(folder, "sequence", first.shape[1], first.shape[0], len(files), Fraction(fps),
-                     1 / Fraction(fps), list(range(len(files))), has_alpha=has_alpha, codec=files[0].suffix[1:].lower(),
-                     files=files)
+                     1 / Fraction(fps), list(range(len(files))), has_alpha=has_alpha, codec=codec,
+                     files=files, to_sdr=light)
     numbers = [_FRAME_NUMBER.search(f.name) for f in files]
     if all(numbers) and len({int(m.group(1)) for m in numbers}) == len(files):  # every frame numbered, no repeats
         info.frame_numbers = [int(m.group(1)) for m in numbers]
@@ -254,7 +261,7 @@ def _read_sequence(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndar
     channels = 4 if alpha else 3
     buf = []
     for p in info.files:
-        img = read_image(p, role="frame")
+        img = read_image(p, role="frame", light=info.to_sdr)
         if img.shape[:2] != (info.height, info.width):
             raise FormatError(f"frame {p.name} is {img.shape[1]}x{img.shape[0]}, the sequence is "
                               f"{info.width}x{info.height}; all frames must have one size")
