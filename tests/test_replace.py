@@ -450,3 +450,13 @@ def test_record_names_the_reference_colour_profile(tmp_path):
     record = paistudio.replace(fg, [tmp_path / "phone.png", plain], tmp_path / "o.mp4")
     refs = record["inputs"]["references"]
     assert refs[0]["converted_from"] == "Display P3 (test)" and "converted_from" not in refs[1]
+
+
+def test_dnxhr_refuses_frames_below_its_minimum_before_rendering(tmp_path):
+    from paistudio.errors import FormatError
+    frames, *_ = green_screen_clip(4, 128, 80, seed=4)
+    fg = write_video(tmp_path / "fg.mp4", frames)
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    with pytest.raises(FormatError, match="dnxhr needs frames of at least 256x120, the foreground is 128x80"):
+        paistudio.replace(fg, [ref], tmp_path / "o.mov", codec="dnxhr")
+    assert not (tmp_path / "o.mov").exists() and not list(tmp_path.glob("o.*"))

@@ -38,7 +38,8 @@ def replace(
     matte: str = typer.Option("auto", help="auto | key | alpha | segment (people in plain footage) | a matte video/folder (white = foreground)."),
     backing: str = typer.Option("auto", help="Screen colour for keying: auto | green | blue."),
     camera: str = typer.Option("auto", help="auto | static | PATH.json | moves like pan=0.2,tilt=0,zoom=1.1."),
-    codec: str = typer.Option("h264", help="h264 | prores4444 | ffv1 | png (alpha kept where the format allows)."),
+    codec: str = typer.Option("h264", help="h264 | hevc | prores422hq | dnxhr | prores4444 | ffv1 | png (alpha kept "
+                                           "where the format allows: prores4444, ffv1, png)."),
     layers: Optional[Path] = typer.Option(None, help="Also write foreground RGBA, alpha and plate PNGs into this folder."),
     engine: str = typer.Option("composite", help="composite (CPU, no weights) | dit (diffusion model, needs --model)."),
     model: Optional[Path] = typer.Option(None, help="dit: a paistudio checkpoint folder or a local diffusers Wan folder."),

@@ -22,7 +22,7 @@ from .io.atomic import atomic_path, check_writable, write_text_atomic
 from .io.pipeline import BackgroundWriter
 from .io.images import fit_cover, load_reference, reference_profile
 from .io.video import VideoInfo, probe
-from .io.writer import VideoSink, check_output_format
+from .io.writer import VideoSink, check_frame_size, check_output_format
 from .progress import Progress, Silent
 from .shot import Shot, default_anchors
 
@@ -80,6 +80,7 @@ def prepare_job(shot: Shot) -> Job:
 def _check_output(shot: Shot, info: VideoInfo) -> None:
     out = Path(shot.output.path)
     check_output_format(out, shot.output.codec)
+    check_frame_size(shot.output.codec, info.width, info.height)
     inputs = [shot.foreground.path, shot.matte.path, shot.camera.path] + [r.path for r in shot.references]
     resolved = out.resolve()
     for p in filter(None, inputs):
@@ -118,9 +119,10 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
                 job.warnings.append(f"the foreground's pixels are {info.describe()['pixel_aspect']} wide (anamorphic) "
                                     "and PNG frames (the output or --layers) cannot say so: stretch them to the "
                                     "display shape yourself")
-            if shot.output.codec == "h264" and (info.width % 2 or info.height % 2):
-                job.warnings.append(f"odd frame size {info.width}x{info.height}: H.264 written as 4:4:4 (yuv444p), which "
-                                    "some players cannot play; crop to even sizes or use --codec prores4444")
+            if shot.output.codec in ("h264", "hevc") and (info.width % 2 or info.height % 2):
+                name = {"h264": "H.264", "hevc": "HEVC"}[shot.output.codec]
+                job.warnings.append(f"odd frame size {info.width}x{info.height}: {name} written as 4:4:4 (yuv444p), "
+                                    "which some players cannot play; crop to even sizes or use --codec prores422hq")
             layers = _open_layers(stack, job) if shot.output.layers else None
             render_start = time.perf_counter()
 

@@ -18,19 +18,22 @@ def _smooth_frames(n, w=64, h=48):
 
 
 @pytest.mark.parametrize("codec, name, alpha_kept", [
-    ("h264", "o.mp4", False), ("prores4444", "o.mov", True), ("ffv1", "o.mkv", True), ("png", "o", True)])
+    ("h264", "o.mp4", False), ("hevc", "o.mp4", False), ("prores422hq", "o.mov", False), ("dnxhr", "o.mov", False),
+    ("prores4444", "o.mov", True), ("ffv1", "o.mkv", True), ("png", "o", True)])
 def test_sink_formats_keep_count_and_alpha(tmp_path, codec, name, alpha_kept):
-    frames = _smooth_frames(6)
+    w, h = (256, 144) if codec == "dnxhr" else (64, 48)  # DNxHR's smallest frame is 256x120
+    frames = _smooth_frames(6, w, h)
     alpha = np.full(frames.shape[:3] + (1,), 128, np.uint8)
     rgba = np.concatenate([frames, alpha], -1)
     fps = Fraction(24000, 1001)
-    with VideoSink(tmp_path / name, codec, 64, 48, fps, 1 / fps) as sink:
+    with VideoSink(tmp_path / name, codec, w, h, fps, 1 / fps) as sink:
         sink.write(rgba if sink.alpha else frames, list(range(6)))
     info = probe(tmp_path / name, fps=fps)
     assert info.n_frames == 6 and info.has_alpha == alpha_kept
     back = np.concatenate(list(read_chunks(info)))
     err = np.abs(back[..., :3].astype(int) - frames.astype(int)).mean()
-    assert err < (4.0 if codec == "h264" else 1.0), err  # 4:2:0 chroma on sharp synthetic edges
+    assert err < {"h264": 4.0, "hevc": 4.0, "prores422hq": 3.0, "dnxhr": 3.0}.get(codec, 1.0), err  # subsampled chroma
+    # on sharp synthetic edges
     if alpha_kept:
         assert abs(int(np.median(back[..., 3])) - 128) <= 1
 
@@ -46,6 +49,27 @@ def test_h264_is_tagged_bt709_and_keeps_ntsc_timestamps(tmp_path):
         assert s.codec_context.pix_fmt == "yuv420p"
         times = [f.pts * s.time_base for f in c.decode(s)]
     assert times == [i / fps for i in range(10)]
+
+
+@pytest.mark.parametrize("codec, name, pix_fmt, tag", [
+    ("hevc", "o.mp4", "yuv420p", "hvc1"), ("hevc", "o.mkv", "yuv420p", None), ("prores422hq", "o.mov", "yuv422p10le", None),
+    ("dnxhr", "o.mov", "yuv422p", None), ("prores4444", "o.mov", "yuva444p", None)])
+def test_delivery_codecs_are_tagged_bt709(tmp_path, codec, name, pix_fmt, tag):
+    """Editors read the tags to pick the matrix: every YUV output says BT.709, limited range; HEVC in mp4/mov is
+    `hvc1`, the sample entry QuickTime and iOS play."""
+    colours = [(200, 40, 90), (30, 180, 60), (20, 60, 220), (240, 240, 240)]
+    frames = np.stack([np.full((144, 256, 3), c, np.uint8) for c in colours])
+    alpha = np.full(frames.shape[:3] + (1,), 255, np.uint8)
+    with VideoSink(tmp_path / name, codec, 256, 144, Fraction(24), Fraction(1, 24)) as sink:
+        sink.write(np.concatenate([frames, alpha], -1) if sink.alpha else frames, list(range(4)))
+    with av.open(str(tmp_path / name)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range) == (1, 1, 1, 1)
+        assert cc.pix_fmt.startswith(pix_fmt)  # ProRes 4444 decodes as 12-bit
+        if tag:
+            assert c.streams.video[0].codec_tag == tag
+    back = np.concatenate(list(read_chunks(probe(tmp_path / name))))
+    assert np.abs(back[:, 72, 128, :3].astype(int) - np.array(colours)).max() <= 3
 
 
 def test_h264_colours_survive_a_round_trip(tmp_path):

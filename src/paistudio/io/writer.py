@@ -2,6 +2,9 @@
 
 Formats (`codec`):
 - `h264`: libx264 yuv420p, tagged BT.709 (primaries, transfer, matrix; limited range), in .mp4/.mov/.mkv.
+- `hevc`: libx265 yuv420p, tagged as H.264 is and `hvc1` (what Apple players need), in .mp4/.mov/.mkv.
+- `prores422hq`: ProRes 422 HQ (prores_ks, yuv422p10le, BT.709) in .mov: the editing intermediate, no alpha.
+- `dnxhr`: DNxHR HQ (dnxhd, yuv422p, BT.709) in .mov, for Avid; no alpha.
 - `prores4444`: ProRes 4444 (prores_ks, yuva444p10le) in .mov; the alpha channel carries the foreground matte.
 - `ffv1`: lossless FFV1 (bgra) in .mkv; alpha as for ProRes. Matroska stores times in milliseconds.
 - `png`: a folder of RGBA PNGs `00000.png …`, or the source sequence's own frame numbers (no audio).
@@ -25,9 +28,25 @@ import numpy as np
 
 from ..errors import FormatError
 
-CONTAINERS = {"h264": {".mp4", ".mov", ".mkv", ".m4v"}, "prores4444": {".mov"}, "ffv1": {".mkv"}}
-CODEC_ALPHA = {"h264": False, "prores4444": True, "ffv1": True, "png": True}
+CONTAINERS = {"h264": {".mp4", ".mov", ".mkv", ".m4v"}, "hevc": {".mp4", ".mov", ".mkv", ".m4v"},
+              "prores422hq": {".mov"}, "dnxhr": {".mov"}, "prores4444": {".mov"}, "ffv1": {".mkv"}}
+CODEC_ALPHA = {"h264": False, "hevc": False, "prores422hq": False, "dnxhr": False, "prores4444": True, "ffv1": True,
+               "png": True}
+_X26X = ("h264", "hevc")  # the CRF codecs: --crf and --preset apply
+_PIX_FMT = {"prores422hq": "yuv422p10le", "dnxhr": "yuv422p", "prores4444": "yuva444p10le", "ffv1": "bgra"}
+_OPTIONS = {"prores422hq": {"profile": "3"}, "dnxhr": {"profile": "dnxhr_hq"}, "prores4444": {"profile": "4"}}
 BT709 = 1
+
+
+MIN_SIZE = {"dnxhr": (256, 120)}  # FFmpeg's DNxHR encoder refuses smaller frames
+
+
+def check_frame_size(codec: str, width: int, height: int) -> None:
+    """Raise FormatError when the codec cannot take frames of this size."""
+    w, h = MIN_SIZE.get(codec, (1, 1))
+    if width < w or height < h:
+        raise FormatError(f"--codec {codec} needs frames of at least {w}x{h}, the foreground is {width}x{height}; "
+                          "use --codec prores422hq")
 
 
 def check_output_format(path: Path, codec: str) -> None:
@@ -209,18 +228,22 @@ class VideoSink:
         stream.width, stream.height = width, height
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
-        if codec == "h264":
+        if codec in _X26X:
             odd = width % 2 or height % 2
             stream.pix_fmt = "yuv444p" if odd else "yuv420p"  # 4:2:0 needs even sizes
-            stream.options = {"crf": str(crf), "preset": preset, "threads": "auto", **_x264_cpu_option()}
-            stream.thread_type = "FRAME"  # x264 frame threads (PyAV's default, slices, is ~12 % slower here)
+            if codec == "h264":
+                stream.options = {"crf": str(crf), "preset": preset, "threads": "auto", **_x264_cpu_option()}
+                stream.thread_type = "FRAME"  # x264 frame threads (PyAV's default, slices, is ~12 % slower here)
+            else:
+                stream.options = {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"}
+                if fmt != "matroska":
+                    stream.codec_tag = "hvc1"  # QuickTime and iOS play only this HEVC sample entry
+        else:
+            stream.pix_fmt = _PIX_FMT[codec]
+            stream.options = _OPTIONS.get(codec, {})
+        if codec != "ffv1":  # the YUV codecs say what they hold: BT.709, limited range (as the conversion writes)
             cc = stream.codec_context
             cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = BT709, BT709, BT709, 1
-        elif codec == "prores4444":
-            stream.pix_fmt = "yuva444p10le"
-            stream.options = {"profile": "4"}
-        else:
-            stream.pix_fmt = "bgra"
         if pixel_aspect != 1:  # anamorphic: players stretch the stored frame back to its display shape
             stream.codec_context.sample_aspect_ratio = Fraction(pixel_aspect)
         if timecode:  # mov/mp4 write it as a timecode track, Matroska as a tag
@@ -250,12 +273,11 @@ class VideoSink:
 
     def _encode(self, frame: np.ndarray, ts: int) -> None:
         vf = packed_frame(frame)
-        if self.codec == "h264":
+        if self.codec == "ffv1":
+            vf = self._scaler.reformat(vf, format=self._stream.pix_fmt, threads=0)
+        else:
             vf = self._scaler.reformat(vf, format=self._stream.pix_fmt, src_colorspace=BT709, dst_colorspace=BT709,
                                        dst_color_range=1, threads=0)
-        else:
-            vf = self._scaler.reformat(vf, format=self._stream.pix_fmt,
-                                       dst_colorspace=BT709 if self.codec == "prores4444" else None, threads=0)
         vf.pts = ts
         vf.time_base = self._time_base
         for packet in self._stream.encode(vf):
@@ -312,7 +334,8 @@ def packed_frame(rgb: np.ndarray) -> av.VideoFrame:
     return vf
 
 
-_ENCODERS = {"h264": "libx264", "prores4444": "prores_ks", "ffv1": "ffv1"}
+_ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores422hq": "prores_ks", "dnxhr": "dnxhd",
+             "prores4444": "prores_ks", "ffv1": "ffv1"}
 
 
 @functools.cache
