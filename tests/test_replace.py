@@ -460,3 +460,23 @@ def test_dnxhr_refuses_frames_below_its_minimum_before_rendering(tmp_path):
     with pytest.raises(FormatError, match="dnxhr needs frames of at least 256x120, the foreground is 128x80"):
         paistudio.replace(fg, [ref], tmp_path / "o.mov", codec="dnxhr")
     assert not (tmp_path / "o.mov").exists() and not list(tmp_path.glob("o.*"))
+
+
+def test_small_reference_and_missing_sequence_rate_are_warned(tmp_path):
+    from tests.media import write_sequence
+    frames, *_ = green_screen_clip(4, 128, 80, seed=4)
+    small = write_image(tmp_path / "small.png", textured_background(64, 40))
+    full = write_image(tmp_path / "full.png", textured_background(128, 80))
+    seq = write_sequence(tmp_path / "seq", frames)
+    record = paistudio.replace(seq, [small, full], tmp_path / "o.mp4")
+    warned = [w for w in record["warnings"] if w.startswith("reference")]
+    assert warned == [f"reference {small} is 64x40: enlarged 2.0x to cover the 128x80 frame, so the background will "
+                      "look soft; give a larger image"]
+    assert any(w.startswith("the foreground is an image sequence and no frame rate was given: rendered at 24 fps")
+               for w in record["warnings"])
+    record = paistudio.replace(seq, [full], tmp_path / "o2.mp4", fps=Fraction(25))
+    assert not any("frame rate" in w or w.startswith("reference") for w in record["warnings"])
+    video = write_video(tmp_path / "fg.mp4", frames, fps=Fraction(24))
+    record = paistudio.replace(video, [full], tmp_path / "o3.mp4", fps=Fraction(25))
+    assert any(w.startswith("--fps applies to image sequences: the video's own rate (24/1)") for w in record["warnings"])
+    assert probe(tmp_path / "o3.mp4").fps == 24

@@ -27,6 +27,9 @@ from .progress import Progress, Silent
 from .shot import Shot, default_anchors
 
 
+SOFT_REFERENCE = 1.5  # a reference enlarged more than this to cover the frame gets a warning (it will look soft)
+
+
 @dataclass
 class Job:
     shot: Shot
@@ -64,9 +67,22 @@ def prepare_job(shot: Shot) -> Job:
         raise ReferenceImageError(f"two references are anchored at frame {dup}; give each its own anchor")
     order = sorted(range(len(anchors)), key=anchors.__getitem__)
     size = (info.width, info.height)
-    refs = [fit_cover(load_reference(shot.references[i].path), size, float(info.pixel_aspect)) for i in order]
     paths = [shot.references[i].path for i in order]
+    originals = [load_reference(p) for p in paths]
+    refs = [fit_cover(r, size, float(info.pixel_aspect)) for r in originals]
     job = Job(shot, info, refs, [anchors[i] for i in order], paths, ref_profiles=[reference_profile(p) for p in paths])
+    for path, ref in zip(paths, originals):
+        enlarged = max(info.width * float(info.pixel_aspect) / ref.shape[1], info.height / ref.shape[0])
+        if enlarged > SOFT_REFERENCE:
+            job.warnings.append(f"reference {path} is {ref.shape[1]}x{ref.shape[0]}: enlarged {enlarged:.1f}x to cover "
+                                f"the {info.width}x{info.height} frame, so the background will look soft; give a "
+                                "larger image")
+    if info.kind == "sequence" and shot.foreground.fps is None:
+        job.warnings.append(f"the foreground is an image sequence and no frame rate was given: rendered at "
+                            f"{info.fps} fps; give --fps (e.g. 25 or 24000/1001) if it was shot at another")
+    elif info.kind == "video" and shot.foreground.fps is not None and shot.foreground.fps != info.fps:
+        job.warnings.append(f"--fps applies to image sequences: the video's own rate ({info.describe()['fps']}) and "
+                            "timestamps were kept")
     if info.interlaced:
         job.warnings.append("the foreground is interlaced: deinterlaced on decode (bwdif, each frame keeps its first "
                             "field, so the frame count and rate stay the input's)")
