@@ -71,26 +71,33 @@ def prepare_job(shot: Shot) -> Job:
     originals = [load_reference(p) for p in paths]
     refs = [fit_cover(r, size, float(info.pixel_aspect)) for r in originals]
     job = Job(shot, info, refs, [anchors[i] for i in order], paths, ref_profiles=[reference_profile(p) for p in paths])
-    for path, ref in zip(paths, originals):
+    job.warnings.extend(_input_warnings(job, originals))
+    return job
+
+
+def _input_warnings(job: Job, originals: list[np.ndarray]) -> list[str]:
+    """What the inputs will cost the render, or what was assumed or converted, each in one line."""
+    shot, info, out = job.shot, job.info, []
+    for path, ref in zip(job.ref_paths, originals):
         enlarged = max(info.width * float(info.pixel_aspect) / ref.shape[1], info.height / ref.shape[0])
         if enlarged > SOFT_REFERENCE:
-            job.warnings.append(f"reference {path} is {ref.shape[1]}x{ref.shape[0]}: enlarged {enlarged:.1f}x to cover "
-                                f"the {info.width}x{info.height} frame, so the background will look soft; give a "
-                                "larger image")
+            out.append(f"reference {path} is {ref.shape[1]}x{ref.shape[0]}: enlarged {enlarged:.1f}x to cover "
+                       f"the {info.width}x{info.height} frame, so the background will look soft; give a "
+                       "larger image")
     if info.kind == "sequence" and shot.foreground.fps is None:
-        job.warnings.append(f"the foreground is an image sequence and no frame rate was given: rendered at "
-                            f"{info.fps} fps; give --fps (e.g. 25 or 24000/1001) if it was shot at another")
+        out.append(f"the foreground is an image sequence and no frame rate was given: rendered at "
+                   f"{info.fps} fps; give --fps (e.g. 25 or 24000/1001) if it was shot at another")
     elif info.kind == "video" and shot.foreground.fps is not None and shot.foreground.fps != info.fps:
-        job.warnings.append(f"--fps applies to image sequences: the video's own rate ({info.describe()['fps']}) and "
-                            "timestamps were kept")
+        out.append(f"--fps applies to image sequences: the video's own rate ({info.describe()['fps']}) and "
+                   "timestamps were kept")
     if info.interlaced:
-        job.warnings.append("the foreground is interlaced: deinterlaced on decode (bwdif, each frame keeps its first "
-                            "field, so the frame count and rate stay the input's)")
+        out.append("the foreground is interlaced: deinterlaced on decode (bwdif, each frame keeps its first "
+                   "field, so the frame count and rate stay the input's)")
     if info.to_sdr:
         white = "1.0 taken as white" if info.kind == "sequence" else "HDR reference white 203 cd/m² scaled to SDR white"
-        job.warnings.append(f"the foreground is {info.converted_from}: converted to SDR BT.709 on decode ({white}, "
-                            "light above 0.8 of it rolled off); the output is SDR BT.709")
-    return job
+        out.append(f"the foreground is {info.converted_from}: converted to SDR BT.709 on decode ({white}, "
+                   "light above 0.8 of it rolled off); the output is SDR BT.709")
+    return out
 
 
 def _check_output(shot: Shot, info: VideoInfo) -> None:

@@ -148,8 +148,8 @@ def _embedded_profile(im: Image.Image) -> ImageCms.ImageCmsProfile | None:
 
 def _to_srgb(im: Image.Image, profile: ImageCms.ImageCmsProfile) -> Image.Image:
     """RGB in sRGB through littlecms (relative colorimetric: colours sRGB holds stay exact, the rest are clipped)."""
-    if im.mode not in ("RGB", "CMYK", "L"):
-        im = im.convert("CMYK" if im.mode == "CMYK" else "RGB")
+    if im.mode not in ("RGB", "CMYK", "L"):  # palette, alpha: the colours alone
+        im = im.convert("RGB")
     try:
         return ImageCms.profileToProfile(im, profile, _srgb(), renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
                                          outputMode="RGB")

@@ -66,7 +66,8 @@ class VideoInfo:
     @property
     def converted_from(self) -> str:
         """What the frames were converted from to SDR, e.g. "HLG, BT.2020" or "scene-linear EXR"."""
-        return EXR_SOURCE if self.kind == "sequence" else hdr.describe(self.transfer, self.primaries)
+        return EXR_SOURCE if self.kind == "sequence" and self.codec == "exr" else hdr.describe(self.transfer,
+                                                                                               self.primaries)
 
     @property
     def duration(self) -> float:
@@ -154,8 +155,8 @@ def _timecode(container) -> str | None:
     """The start timecode: the video stream's tag, a timecode (tmcd) track's, or the container's."""
     for tags in [s.metadata for s in container.streams.video] + [s.metadata for s in container.streams
                                                                  if s.type == "data"] + [container.metadata]:
-        if _tag(tags, "timecode"):
-            return _tag(tags, "timecode")
+        if (timecode := _tag(tags, "timecode")) is not None:
+            return timecode
     return None
 
 
