@@ -480,3 +480,14 @@ def test_small_reference_and_missing_sequence_rate_are_warned(tmp_path):
     record = paistudio.replace(video, [full], tmp_path / "o3.mp4", fps=Fraction(25))
     assert any(w.startswith("--fps applies to image sequences: the video's own rate (24/1)") for w in record["warnings"])
     assert probe(tmp_path / "o3.mp4").fps == 24
+
+
+def test_green_screen_after_a_fade_from_black_is_still_found(tmp_path):
+    """Black, then a fade up: screen detection on the first frames alone found no screen and refused the clip."""
+    frames, *_ = green_screen_clip(36, 128, 80, seed=4)
+    faded = [np.clip(f.astype(np.float32) * np.clip((i - 10) / 8, 0, 1), 0, 255).astype(np.uint8)
+             for i, f in enumerate(frames)]  # frames 0-10 black, full picture from frame 18
+    fg = write_video(tmp_path / "fade.mp4", faded)
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    record = paistudio.replace(fg, [ref], tmp_path / "o.mp4")
+    assert record["engine"]["matte"]["mode"] == "key" and record["engine"]["matte"]["backing"]["kind"] == "green"

@@ -273,3 +273,20 @@ def test_srgb_or_broken_profile_leaves_the_pixels_alone(tmp_path):
         ref = load_reference(path)
         assert tuple(ref[0, 0]) == (200, 100, 50) and tuple(ref[1, 1]) == (128, 128, 128)
         assert reference_profile(path) is None
+
+
+@pytest.mark.parametrize("keyint", ["1000", "8"])
+def test_sample_frames_spread_over_the_clip(tmp_path, keyint):
+    """With one keyframe (decode on from it, at most SAMPLE_DECODE_LIMIT frames) or many (seek near each time): the
+    samples come from across the clip, not its first frames."""
+    from paistudio.io.video import SAMPLE_DECODE_LIMIT, sample_frames
+    frames = [np.full((48, 64, 3), 5 * i, np.uint8) for i in range(40)]  # frame i has level 5 i
+    path = write_video(tmp_path / "ramp.mp4", frames, options={"g": keyint, "crf": "0"})
+    info = probe(path)
+    got = sample_frames(info, count=5)
+    levels = [int(round(f.mean() / 5)) for f in got]
+    want = [0, 10, 20, 29, 39]  # evenly spaced
+    assert len(got) == 5 and all(abs(a - b) <= 1 for a, b in zip(levels, want)), levels
+    assert SAMPLE_DECODE_LIMIT >= 40  # the one-keyframe case above relies on reaching frame 39 from frame 0
+    seq = write_sequence(tmp_path / "seq", frames)
+    assert [int(round(f.mean() / 5)) for f in sample_frames(probe(seq), count=5)] == want

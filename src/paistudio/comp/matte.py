@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import FormatError, InputError
-from ..io.video import VideoInfo, probe, read_chunks
+from ..io.video import VideoInfo, probe, read_chunks, sample_frames
 from ..shot import MatteSpec
 from .key import Backing, ChromaKeyer, clean_matte, detect_backing
 
@@ -104,7 +104,8 @@ def _matte_channel(info: VideoInfo) -> str:
 
 
 def open_matte(spec: MatteSpec, fg: VideoInfo, sample: np.ndarray) -> MatteSource:
-    """Choose the alpha source for `fg`; `sample` is a few first frames `[T, H, W, C]` for screen detection."""
+    """Choose the alpha source for `fg`; `sample` is a few first frames `[T, H, W, C]` for screen detection (frames
+    from the whole clip are looked at when they show none)."""
     if spec.mode == "file":
         info = probe(Path(spec.path), fps=fg.fps, role="matte")
         if (info.width, info.height) != (fg.width, fg.height):
@@ -125,6 +126,10 @@ def open_matte(spec: MatteSpec, fg: VideoInfo, sample: np.ndarray) -> MatteSourc
         return MatteSource("alpha")
     rgb = sample[..., :3]
     backing = detect_backing(rgb)
+    if backing is None or (spec.backing != "auto" and backing.kind != spec.backing):
+        # the first frames may be a fade from black or a slate: look over the whole clip before giving up
+        rgb = sample_frames(fg)[..., :3]
+        backing = detect_backing(rgb)
     if spec.backing != "auto":
         if backing is None or backing.kind != spec.backing:
             backing = _forced_backing(rgb, spec.backing)

@@ -258,17 +258,59 @@ def read_chunks(info: VideoInfo, chunk: int = 8, alpha: bool | None = None,
         yield from _read_video(info, chunk, alpha, size)
 
 
+SAMPLE_DECODE_LIMIT = 48  # frames decoded at most from a keyframe towards a sample's time (long-GOP files)
+
+
+def sample_frames(info: VideoInfo, count: int = 8) -> np.ndarray:
+    """About `count` frames spread over the whole clip, `[T, H, W, C]` uint8 as `read_chunks` gives them, for decisions
+    that the first frames alone get wrong (a fade from black or a slate before the green screen shows).
+
+    A video seeks to the keyframe before each of `count` evenly spaced times and decodes on towards it, at most
+    SAMPLE_DECODE_LIMIT frames (so a file with one keyframe costs a bounded decode, not the whole clip); where it
+    cannot seek, or needs a special decoder, its first frames are used."""
+    n = info.n_frames
+    picks = sorted({int(round(i)) for i in np.linspace(0, n - 1, min(count, n))})
+    if info.kind == "sequence":
+        return np.stack([_sequence_frame(info, info.files[i], info.has_alpha) for i in picks])
+    first = next(read_chunks(info, chunk=count))
+    if info.decoder is not None or n <= len(first):
+        return first
+    fmt = "rgba" if info.has_alpha else "rgb24"
+    sdr = (info.transfer, info.primaries) if info.to_sdr else None
+    out = []
+    try:
+        with av.open(str(info.path)) as container:
+            stream = container.streams.video[0]
+            scaler = VideoReformatter()
+            for i in picks:
+                container.seek(info.pts[i], stream=stream, backward=True)
+                frame = None
+                for frame in itertools.islice(container.decode(stream), SAMPLE_DECODE_LIMIT):
+                    if frame.pts is not None and frame.pts >= info.pts[i]:
+                        break
+                if frame is not None:
+                    out.append(_upright(frame, fmt, scaler, None, sdr))
+    except av.FFmpegError:
+        return first
+    out = [f for f in out if f.shape == first[0].shape]
+    return np.stack(out) if out else first
+
+
+def _sequence_frame(info: VideoInfo, path: Path, alpha: bool) -> np.ndarray:
+    """One frame of a sequence, RGB or RGBA (an opaque alpha added where a frame has none)."""
+    img = read_image(path, role="frame", light=info.to_sdr)
+    if img.shape[:2] != (info.height, info.width):
+        raise FormatError(f"frame {path.name} is {img.shape[1]}x{img.shape[0]}, the sequence is "
+                          f"{info.width}x{info.height}; all frames must have one size")
+    if img.shape[2] != (4 if alpha else 3):
+        img = img[..., :3] if not alpha else np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    return img
+
+
 def _read_sequence(info: VideoInfo, chunk: int, alpha: bool) -> Iterator[np.ndarray]:
-    channels = 4 if alpha else 3
     buf = []
     for p in info.files:
-        img = read_image(p, role="frame", light=info.to_sdr)
-        if img.shape[:2] != (info.height, info.width):
-            raise FormatError(f"frame {p.name} is {img.shape[1]}x{img.shape[0]}, the sequence is "
-                              f"{info.width}x{info.height}; all frames must have one size")
-        if img.shape[2] != channels:
-            img = img[..., :3] if channels == 3 else np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
-        buf.append(img)
+        buf.append(_sequence_frame(info, p, alpha))
         if len(buf) == chunk:
             yield np.stack(buf)
             buf = []
