@@ -491,3 +491,14 @@ def test_green_screen_after_a_fade_from_black_is_still_found(tmp_path):
     ref = write_image(tmp_path / "r.png", textured_background(128, 80))
     record = paistudio.replace(fg, [ref], tmp_path / "o.mp4")
     assert record["engine"]["matte"]["mode"] == "key" and record["engine"]["matte"]["backing"]["kind"] == "green"
+
+
+def test_alpha_channel_opaque_in_the_first_frames_is_still_used(tmp_path):
+    from tests.media import write_sequence
+    frames, alpha, fg, _ = green_screen_clip(20, 128, 80, seed=6)
+    rgba = [np.dstack([f, (a * 255).round().astype(np.uint8) if i >= 10 else np.full(a.shape, 255, np.uint8)])
+            for i, (f, a) in enumerate(zip(fg, alpha))]  # a slate: opaque for 10 frames
+    seq = write_sequence(tmp_path / "rgba", rgba)
+    ref = write_image(tmp_path / "r.png", textured_background(128, 80))
+    record = paistudio.replace(seq, [ref], tmp_path / "o.mp4", fps=Fraction(24))
+    assert record["engine"]["matte"]["mode"] == "alpha"

@@ -120,6 +120,9 @@ def open_matte(spec: MatteSpec, fg: VideoInfo, sample: np.ndarray) -> MatteSourc
         from .segment import PersonSegmenter
         return MatteSource("segment", segmenter=PersonSegmenter())
     has_real_alpha = fg.has_alpha and sample.shape[-1] == 4 and int(sample[..., 3].min()) < 255
+    if fg.has_alpha and not has_real_alpha and spec.mode == "auto":  # opaque at first (a slate): look further in
+        later = sample_frames(fg)
+        has_real_alpha = later.shape[-1] == 4 and int(later[..., 3].min()) < 255
     if spec.mode == "alpha" or (spec.mode == "auto" and has_real_alpha):
         if not fg.has_alpha:
             raise InputError(f"foreground {fg.path} has no alpha channel; use --matte key or --matte FILE")
