@@ -20,7 +20,7 @@ from . import __version__
 from .errors import InputError, OutputError, ReferenceImageError, RenderInterrupted
 from .io.atomic import atomic_path, check_writable, write_text_atomic
 from .io.pipeline import BackgroundWriter
-from .io.images import fit_cover, load_reference, reference_profile
+from .io.images import cover, load_reference, reference_profile
 from .io.video import VideoInfo, probe
 from .io.writer import VideoSink, check_frame_size, check_output_format
 from .progress import Progress, Silent
@@ -39,6 +39,8 @@ class Job:
     ref_paths: list[str]
     warnings: list[str] = field(default_factory=list)
     ref_profiles: list[str | None] = field(default_factory=list)  # the colour profile each was converted from to sRGB
+    # each reference whole, scaled as for its crop, and where the crop starts in it (None: nothing was cut)
+    ref_surrounds: list[tuple[np.ndarray, tuple[int, int]] | None] = field(default_factory=list)
 
     @property
     def output(self) -> Path:
@@ -69,8 +71,11 @@ def prepare_job(shot: Shot) -> Job:
     size = (info.width, info.height)
     paths = [shot.references[i].path for i in order]
     originals = [load_reference(p) for p in paths]
-    refs = [fit_cover(r, size, float(info.pixel_aspect)) for r in originals]
-    job = Job(shot, info, refs, [anchors[i] for i in order], paths, ref_profiles=[reference_profile(p) for p in paths])
+    covered = [cover(r, size, float(info.pixel_aspect)) for r in originals]
+    refs = [np.ascontiguousarray(img[y0:y0 + info.height, x0:x0 + info.width]) for img, (x0, y0) in covered]
+    surrounds = [None if img.shape[:2] == (info.height, info.width) else (img, xy) for img, xy in covered]
+    job = Job(shot, info, refs, [anchors[i] for i in order], paths, ref_profiles=[reference_profile(p) for p in paths],
+              ref_surrounds=surrounds)
     job.warnings.extend(_input_warnings(job, originals))
     return job
 

@@ -146,3 +146,25 @@ def test_planar_scene_keeps_the_homography_path(world):
     assert not plate.parallax.active and max(plate.parallax.residuals) < 0.75
     plain = PlateRenderer([truth[a] for a in anchors], anchors, path, (W, H))
     np.testing.assert_array_equal(plate.frame(7), plain.frame(7))
+
+
+def test_a_wide_reference_fills_a_pan_with_its_own_sides():
+    """A panorama cover-fitted to the frame loses its sides; when the camera pans onto them the plate shows the
+    image's own pixels there (its surround), not the mirrored, blurred fill it made up before."""
+    from paistudio.io.images import cover
+    pano = textured_background(2 * W, H, seed=5)
+    image, (x0, y0) = cover(pano, (W, H))
+    assert (x0, y0) == (W // 2, 0) and image.shape == pano.shape  # the crop is the middle half
+    ref = fit_cover(pano, (W, H))
+    shift = 40  # the camera pans right: the background moves 40 px left by the last frame
+    path = np.stack([np.array([[1, 0, -shift * t / (N - 1)], [0, 1, 0], [0, 0, 1]]) for t in range(N)])
+    truth = pano[:, x0 + shift:x0 + shift + W]
+    revealed = (slice(None), slice(W - shift + 2, W))  # the strip beyond the crop's right edge
+    errors = {}
+    for name, surrounds in (("surround", [(image, (x0, y0))]), ("fill", None)):
+        got = PlateRenderer([ref], [0], path, (W, H), surrounds=surrounds).frame(N - 1)
+        errors[name] = np.abs(got[revealed].astype(float) - truth[revealed]).mean()
+    print(f"revealed strip, mean abs error: {errors}")
+    assert errors["surround"] < 1.0 and errors["fill"] > 10 * errors["surround"], errors
+    plate = PlateRenderer([ref], [0], path, (W, H), surrounds=[(image, (x0, y0))])
+    assert np.array_equal(plate.frame(0), ref)  # at its anchor the plate is still exactly the reference

@@ -116,7 +116,7 @@ class CompositeEngine:
         job.warnings.extend(self.camera.warnings)
         clock.lap("camera_s")
         self.plate = PlateRenderer(job.refs, job.anchors, self.camera.homographies, size,
-                                   parallax=shot.stages.parallax)
+                                   parallax=shot.stages.parallax, surrounds=job.ref_surrounds or None)
         clock.lap("plate_setup_s")
         if shot.stages.relight and self.analysis is not None:
             self.relighter = Relighter(RelightSettings(direction=shot.stages.relight_direction))

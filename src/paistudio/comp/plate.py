@@ -7,9 +7,10 @@ bracketing references are blended with time weights (1 at a reference's own anch
 
 The camera may look past a reference's edges. Each reference is therefore extended once into a canvas
 with a margin on every side, filled in this order:
- 1. mosaic: the other references warped into this reference's view (gain-matched on their overlap
-    with it), nearest anchor on top, softened at their own edges;
- 2. the rest: the reference mirrored across its edges, fading with distance into a smooth colour field
+ 1. its own surround: what cover-fitting cut from the image (a panorama's sides), which is real background;
+ 2. mosaic: the other references warped into this reference's view (gain-matched on their overlap
+    with it), nearest anchor on top; both softened at their outer edges;
+ 3. the rest: the reference mirrored across its edges, fading with distance into a smooth colour field
     pulled from everything known (a normalised-convolution pyramid at low resolution), which reads as
     out-of-focus background. Beyond the canvas the warp repeats its (smooth) edge: no frame has black borders.
 Per frame the cost is one warpPerspective per active reference (at most two) and one weighted blend.
@@ -60,14 +61,16 @@ class PlateRenderer:
     """Per-frame background plates from 1-3 anchored references and a camera path.
 
     refs: RGB uint8 [H, W, 3], already fitted to `size` = (W, H); anchors: increasing frame indices, one
-    per reference; path: [N, 3, 3] frame-0 background -> frame t. `reveal_fill=False` skips the canvas
-    extension: regions no reference covers stay black (to inspect coverage). `parallax=True` measures the
-    residual flow between neighbouring references (`comp.parallax`) and, where the scene is not planar, moves
-    each reference along it between anchors.
+    per reference; path: [N, 3, 3] frame-0 background -> frame t. `surrounds`: per reference, the whole image
+    scaled as for the crop and where the crop starts in it (`io.images.cover`), or None; it fills the margin
+    first. `reveal_fill=False` skips the canvas extension: regions no reference covers stay black (to inspect
+    coverage). `parallax=True` measures the residual flow between neighbouring references (`comp.parallax`) and,
+    where the scene is not planar, moves each reference along it between anchors.
     """
 
     def __init__(self, refs: list[np.ndarray], anchors: list[int], path: np.ndarray, size: tuple[int, int],
-                 reveal_fill: bool = True, parallax: bool = False):
+                 reveal_fill: bool = True, parallax: bool = False,
+                 surrounds: list[tuple[np.ndarray, tuple[int, int]] | None] | None = None):
         W, H = size
         path = np.asarray(path, np.float64)
         if not refs or len(refs) != len(anchors):
@@ -84,6 +87,9 @@ class PlateRenderer:
         self.reveal_fill = reveal_fill  # extend references past their edges (else black there)
         self.margin = (round(MARGIN * W), round(MARGIN * H)) if reveal_fill else (0, 0)  # canvas border (x, y)
         self._inv_anchor = [np.linalg.inv(path[a]) for a in self.anchors]  # frame a_k -> frame-0 background
+        self._surrounds = list(surrounds) if surrounds is not None else [None] * len(refs)
+        if len(self._surrounds) != len(refs):
+            raise ShotError("references", f"{len(self._surrounds)} surrounds for {len(refs)} references")
         fades = self._margin_fades() if reveal_fill else None  # the same for every reference
         self.canvases = [self._extend(k, refs, fades) for k in range(len(refs))]  # [H+2my, W+2mx, 4] uint8 (RGBA: fast warps)
         self._small: dict[tuple[int, int], list[np.ndarray]] = {}  # downscaled canvases for frame_small
@@ -166,6 +172,25 @@ class PlateRenderer:
         u = cv2.sqrt(np.square(ys / reach)[:, None] + np.square(xs / reach)[None, :])  # [ch, cw] 0 at the edge
         return np.minimum(3 * u, np.float32(1)), np.minimum(u, np.float32(1), out=u)
 
+    def _surround_on_canvas(self, k: int, canvas: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Reference k's surround placed on its canvas `(cw, ch)`: RGB [ch, cw, 3] and its cover [ch, cw] (255)."""
+        if self._surrounds[k] is None:
+            return None
+        image, (x0, y0) = self._surrounds[k]
+        mx, my = self.margin
+        cw, ch = canvas
+        ox, oy = x0 - mx, y0 - my  # image pixel of canvas pixel (0, 0)
+        sx0, sy0 = max(0, ox), max(0, oy)
+        sx1, sy1 = min(image.shape[1], ox + cw), min(image.shape[0], oy + ch)
+        if sx1 <= sx0 or sy1 <= sy0:
+            return None
+        layer = np.zeros((ch, cw, 3), np.uint8)
+        mask = np.zeros((ch, cw), np.uint8)
+        dst = (slice(sy0 - oy, sy1 - oy), slice(sx0 - ox, sx1 - ox))
+        layer[dst] = image[sy0:sy1, sx0:sx1]
+        mask[dst] = 255
+        return layer, mask
+
     def _extend(self, k: int, refs: list[np.ndarray], fades: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         """Reference k on an RGBA canvas with the margin filled (mosaic, then mirrored edge fading to a field)."""
         ref = refs[k]
@@ -191,6 +216,10 @@ class PlateRenderer:
                 warped = cv2.transform(warped, np.diag(np.clip((want + 1) / (have + 1), *GAIN_RANGE)))
             mosaic = cv2.copyTo(warped, valid, mosaic)
             cover = cv2.bitwise_or(cover, valid)
+        own = self._surround_on_canvas(k, (cw, ch))
+        if own is not None:  # the image's own pixels beyond the crop: over every other reference
+            mosaic = cv2.copyTo(own[0], own[1], mosaic)
+            cover = cv2.bitwise_or(cover, own[1])
         known, weight = mosaic.copy(), cover.copy()  # everything some reference shows, premultiplied (0 elsewhere)
         known[inner], weight[inner] = ref, 255
         f = min(1.0, FIELD_SIDE / max(cw, ch))

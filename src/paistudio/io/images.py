@@ -157,6 +157,20 @@ def _to_srgb(im: Image.Image, profile: ImageCms.ImageCmsProfile) -> Image.Image:
         return im.convert("RGB")
 
 
+def cover(image: np.ndarray, size: tuple[int, int], pixel_aspect: float = 1.0) -> tuple[np.ndarray, tuple[int, int]]:
+    """`image` scaled so it covers `size` = (W, H), whole, and where the frame's centre crop starts in it (x0, y0).
+
+    What `fit_cover` cuts away is kept here: a wide panorama's sides are real background the camera may pan onto
+    (the plate uses them before any synthetic fill). `pixel_aspect` as for `fit_cover`."""
+    W, H = size
+    h, w = image.shape[:2]
+    scale = max(W * pixel_aspect / w, H / h)  # square (display) pixels per image pixel
+    nw, nh = max(W, round(w * scale / pixel_aspect)), max(H, round(h * scale))
+    interp = cv2.INTER_AREA if nw * nh < w * h else cv2.INTER_CUBIC
+    resized = cv2.resize(image, (nw, nh), interpolation=interp) if (nw, nh) != (w, h) else image
+    return resized, ((nw - W) // 2, (nh - H) // 2)
+
+
 def fit_cover(image: np.ndarray, size: tuple[int, int], pixel_aspect: float = 1.0) -> np.ndarray:
     """Scale `image` so it covers `size` = (W, H) and crop the centre: no borders, no distortion, the
     overflow (left/right for a wide image, top/bottom for a tall one) is cut evenly from both sides.
@@ -165,10 +179,5 @@ def fit_cover(image: np.ndarray, size: tuple[int, int], pixel_aspect: float = 1.
     is displayed, (W · pixel_aspect, H) in square pixels, and squeezes the result into W stored columns, so a
     circle in the image is still a circle on screen."""
     W, H = size
-    h, w = image.shape[:2]
-    scale = max(W * pixel_aspect / w, H / h)  # square (display) pixels per image pixel
-    nw, nh = max(W, round(w * scale / pixel_aspect)), max(H, round(h * scale))
-    interp = cv2.INTER_AREA if nw * nh < w * h else cv2.INTER_CUBIC
-    resized = cv2.resize(image, (nw, nh), interpolation=interp) if (nw, nh) != (w, h) else image
-    x0, y0 = (nw - W) // 2, (nh - H) // 2
+    resized, (x0, y0) = cover(image, size, pixel_aspect)
     return np.ascontiguousarray(resized[y0:y0 + H, x0:x0 + W])
