@@ -207,3 +207,54 @@ def test_load_path_errors_name_the_camera(tmp_path, case):
         load_path(f, 4)
     assert e.value.field == "camera"
     assert "\n" not in str(e.value)
+
+
+def _yaw(theta: float) -> np.ndarray:
+    """World-to-camera rotation of a camera turned right by `theta` about its y axis (OpenCV axes)."""
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T
+
+
+def _cameras_file(tmp_path, frames, **top):
+    f = tmp_path / "solve.json"
+    f.write_text(json.dumps({"frames": frames, **top}))
+    return f
+
+
+def test_solved_camera_pan_moves_the_background_by_f_tan_theta(tmp_path):
+    """A tracker's solve (K, R per frame): the camera turns right by 10 degrees, so the frame centre sees what was
+    f * tan(10 deg) = 176.3 px to its right (f = 1000), and a zoom from f 1000 to 1200 scales about the centre."""
+    k = [[1000, 0, 960], [0, 1000, 540], [0, 0, 1]]
+    frames = [{"R": _yaw(np.radians(a)).tolist()} for a in (0, 5, 10)]
+    path = load_path(_cameras_file(tmp_path, frames, K=k), 3)
+    np.testing.assert_allclose(path[0], np.eye(3), atol=1e-12)
+    ahead = np.linalg.inv(path[2]) @ [960, 540, 1]  # frame-0 pixel now seen at the centre
+    assert np.allclose(ahead[:2] / ahead[2], [960 + 1000 * np.tan(np.radians(10)), 540], atol=1e-6)
+    zoom = [{"K": k, "R": np.eye(3).tolist()}, {"K": [[1200, 0, 960], [0, 1200, 540], [0, 0, 1]], "R": np.eye(3).tolist()}]
+    np.testing.assert_allclose(load_path(_cameras_file(tmp_path, zoom), 2)[1] @ [1060, 540, 1], [1080, 540, 1])
+
+
+def test_solved_camera_move_with_a_background_plane(tmp_path):
+    """The camera slides 0.5 units right with the background plane 10 units away: it moves 1000 * 0.5 / 10 = 50 px
+    left; without a plane distance (infinitely far) it does not move. OpenGL axes give the same answer."""
+    k = [[1000, 0, 960], [0, 1000, 540], [0, 0, 1]]
+    frames = [{"R": np.eye(3).tolist(), "t": [0, 0, 0]}, {"R": np.eye(3).tolist(), "t": [-0.5, 0, 0]}]
+    near = load_path(_cameras_file(tmp_path, frames, K=k, plane_distance=10), 2)
+    np.testing.assert_allclose(near[1] @ [960, 540, 1], [910, 540, 1], atol=1e-9)
+    far = load_path(_cameras_file(tmp_path, frames, K=k), 2)
+    np.testing.assert_allclose(far[1], np.eye(3), atol=1e-12)
+    flip = np.diag([1.0, -1.0, -1.0])  # the same cameras written with y up and -z forward
+    gl = [{"R": (flip @ np.eye(3)).tolist(), "t": (flip @ np.array(f["t"])).tolist()} for f in frames]
+    np.testing.assert_allclose(load_path(_cameras_file(tmp_path, gl, K=k, plane_distance=10, axes="opengl"), 2),
+                               near, atol=1e-9)
+
+
+@pytest.mark.parametrize("frames, top, message", [
+    ([{"R": np.eye(3).tolist()}] * 2, {}, "frame 0 needs R \\(and K"),
+    ([{"K": np.eye(3).tolist(), "R": (2 * np.eye(3)).tolist()}] * 2, {}, "frame 0 R is not a rotation"),
+    ([{"R": np.eye(3).tolist()}] * 2, {"K": [[1, 0], [0, 1]]}, "frame 0 K must be 3x3"),
+    ([{"R": np.eye(3).tolist()}] * 2, {"K": np.eye(3).tolist(), "plane_distance": -1}, "plane_distance must be"),
+    ([{"R": np.eye(3).tolist()}] * 2, {"K": np.eye(3).tolist(), "axes": "blender"}, "has axes 'blender'")])
+def test_solved_camera_errors_name_the_problem(tmp_path, frames, top, message):
+    with pytest.raises(ShotError, match=message):
+        load_path(_cameras_file(tmp_path, frames, **top), 2)

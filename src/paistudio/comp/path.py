@@ -1,6 +1,14 @@
 """Whole camera paths: from anchored reference alignments, from simple moves, and to/from path files.
 
 Same convention as `comp.track`: H[t] maps frame-0 background pixels to frame t; H[0] is the identity.
+
+A path file holds per frame either a row-major 3x3 homography, or a solved 3D camera (a tracker's export):
+`{"K": 3x3 intrinsics, "R": 3x3 world-to-camera rotation, "t": [3] translation}` (x_cam = R X + t, pixels
+= K x_cam), K also given once at the top level. The background is a plane facing camera 0 at
+`plane_distance` (same units as t), infinitely far when absent: then only rotation and focal length move it,
+H = K_t R_t R_0^T K_0^-1; at a distance d, H = K_t (R + t n^T / d) K_0^-1 with the relative pose (R, t) from
+camera 0 and n its optical axis. `"axes": "opengl"` (Blender, Maya: y up, looking down -z) is turned into
+OpenCV's axes (y down, looking down +z) first.
 """
 
 from __future__ import annotations
@@ -173,6 +181,8 @@ def load_path(path_file: str | Path, n_frames: int, size: tuple[int, int] | None
     frames = data["frames"]
     if len(frames) != n_frames:
         raise bad(f"has {len(frames)} frames but the clip has {n_frames}; export the path for this clip")
+    if frames and isinstance(frames[0], dict):
+        return _rescaled(_from_cameras(data, bad), data, size)
     out = np.empty((n_frames, 3, 3), np.float64)
     for i, f in enumerate(frames):
         if not isinstance(f, list) or len(f) != 9 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in f):
@@ -182,9 +192,57 @@ def load_path(path_file: str | Path, n_frames: int, size: tuple[int, int] | None
             raise bad(f"frame {i} has a NaN or infinite value; re-export the path")
         if abs(np.linalg.det(out[i] / max(np.abs(out[i]).max(), 1e-300))) < 1e-9:
             raise bad(f"frame {i} is a singular (non-invertible) matrix; re-export the path")
-    out = out @ np.linalg.inv(out[0])[None]
+    return _rescaled(out @ np.linalg.inv(out[0])[None], data, size)
+
+
+def _rescaled(out: np.ndarray, data: dict, size: tuple[int, int] | None) -> np.ndarray:
+    """A path made for the file's width/height, in `size` pixels, normalised (H[2, 2] = 1)."""
     w, h = data.get("width"), data.get("height")
     if size is not None and all(isinstance(v, (int, float)) and v > 0 for v in (w, h)) and (w, h) != tuple(size):
         s = pixel_scale(size[0] / w, size[1] / h)
         out = s[None] @ out @ np.linalg.inv(s)[None]
     return out / out[:, 2:3, 2:3]
+
+
+_OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0])  # camera axes: y up / looking down -z  ->  y down / looking down +z
+
+
+def _matrix(value, shape: tuple[int, ...], what: str, bad) -> np.ndarray:
+    try:
+        m = np.array(value, np.float64)
+    except (TypeError, ValueError):
+        m = None
+    if m is None or m.shape != shape or not np.isfinite(m).all():
+        raise bad(f"{what} must be {'x'.join(map(str, shape))} finite numbers")
+    return m
+
+
+def _from_cameras(data: dict, bad) -> np.ndarray:
+    """[N, 3, 3] background homographies from per-frame K, R, t (see the module docstring)."""
+    axes = data.get("axes", "opencv")
+    if axes not in ("opencv", "opengl"):
+        raise bad(f"has axes {axes!r}; use 'opencv' (y down, looking down +z) or 'opengl' (y up, looking down -z)")
+    flip = _OPENGL_TO_OPENCV if axes == "opengl" else np.eye(3)
+    distance = data.get("plane_distance")
+    if distance is not None and (isinstance(distance, bool) or not isinstance(distance, (int, float))
+                                 or not distance > 0):
+        raise bad("plane_distance must be a positive number (or absent: the background is infinitely far)")
+    default_k = data.get("K")
+    cams = []
+    for i, f in enumerate(data["frames"]):
+        if not isinstance(f, dict) or "R" not in f or ("K" not in f and default_k is None):
+            raise bad(f"frame {i} needs R (and K, here or at the top level), t optional; or give every frame as 9 numbers")
+        k = _matrix(f.get("K", default_k), (3, 3), f"frame {i} K", bad)
+        r = flip @ _matrix(f["R"], (3, 3), f"frame {i} R", bad)
+        t = flip @ _matrix(f.get("t", [0, 0, 0]), (3,), f"frame {i} t", bad)
+        if abs(np.linalg.det(r) - 1) > 1e-3 or abs(np.linalg.det(k)) < 1e-12:
+            raise bad(f"frame {i} R is not a rotation or K is singular; re-export the camera")
+        cams.append((k, r, t))
+    k0, r0, t0 = cams[0]
+    k0_inv = np.linalg.inv(k0)
+    out = np.empty((len(cams), 3, 3), np.float64)
+    for i, (k, r, t) in enumerate(cams):
+        rel = r @ r0.T  # camera 0 -> camera i rotation
+        move = rel if distance is None else rel + np.outer(t - rel @ t0, [0.0, 0.0, 1.0]) / float(distance)
+        out[i] = k @ move @ k0_inv
+    return out
