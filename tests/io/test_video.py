@@ -290,3 +290,35 @@ def test_sample_frames_spread_over_the_clip(tmp_path, keyint):
     assert SAMPLE_DECODE_LIMIT >= 40  # the one-keyframe case above relies on reaching frame 39 from frame 0
     seq = write_sequence(tmp_path / "seq", frames)
     assert [int(round(f.mean() / 5)) for f in sample_frames(probe(seq), count=5)] == want
+
+
+def _joined_ts(tmp_path, sizes):
+    """Two MPEG-TS clips joined byte for byte (what `cat a.ts b.ts` makes): their timestamps overlap."""
+    import subprocess
+    import imageio_ffmpeg
+    parts = []
+    for i, size in enumerate(sizes):
+        part = tmp_path / f"part{i}.ts"
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                        f"color=c=0x00B140:s={size}:r=24:d=0.5", "-c:v", "libx264", "-f", "mpegts", str(part)],
+                       check=True)
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    return joined
+
+
+def test_joined_clips_with_repeated_timestamps_are_refused(tmp_path):
+    with pytest.raises(InputError, match=r"gives 12 frame\(s\) the same time as another .*-fflags \+genpts"):
+        probe(_joined_ts(tmp_path, ["64x48", "64x48"]))
+
+
+def test_a_frame_size_change_mid_stream_is_a_named_error(tmp_path):
+    import subprocess
+    import imageio_ffmpeg
+    fixed = tmp_path / "fixed.mkv"  # the joined clip with fresh timestamps: only the size change is left
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(_joined_ts(tmp_path, ["64x48", "96x64"])),
+                    "-c", "copy", "-fflags", "+genpts", str(fixed)], check=True)
+    info = probe(fixed)
+    with pytest.raises(InputError, match="changes its frame size at frame 12 \\(96x64 after 64x48\\)"):
+        list(read_chunks(info))

@@ -121,6 +121,11 @@ def _probe_video(path: Path, role: str) -> VideoInfo:
         if not pts:
             raise InputError(f"{role} {path} has zero frames; give a video with at least one frame")
         pts.sort()
+        repeats = len(pts) - len(set(pts))
+        if repeats:  # no output can carry them, and which of two frames comes first is unknown
+            raise InputError(f"{role} {path} gives {repeats} frame(s) the same time as another (clips joined "
+                             "end to end, or a broken mux); re-export it with fresh timestamps, e.g. "
+                             "ffmpeg -i IN -c copy -fflags +genpts OUT")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not rate:
             raise FormatError(f"{role} {path} has no frame rate; re-export it with a constant frame rate")
@@ -332,7 +337,13 @@ def _read_video(info: VideoInfo, chunk: int, alpha: bool, size: tuple[int, int] 
         try:
             sdr = (info.transfer, info.primaries) if info.to_sdr else None
             frames = container.decode(stream) if info.decoder is None else _decode_with(info.decoder, container, stream)
-            for frame in (_deinterlaced(stream, frames) if info.interlaced else frames):
+            coded = None
+            for i, frame in enumerate(_deinterlaced(stream, frames) if info.interlaced else frames):
+                coded = coded or (frame.width, frame.height)
+                if (frame.width, frame.height) != coded:
+                    raise InputError(f"{info.path} changes its frame size at frame {i} ({frame.width}x{frame.height} "
+                                     f"after {coded[0]}x{coded[1]}); split it where it changes, or re-export it at "
+                                     "one size")
                 buf.append(_upright(frame, fmt, scaler, size, sdr))
                 if len(buf) == chunk:
                     yield np.stack(buf)
