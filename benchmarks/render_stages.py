@@ -17,9 +17,7 @@ follows those methods if they change.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from throughput import CRF, SIZES, bench_inputs  # noqa: E402
+from throughput import CRF, SIZES, bench_inputs, frame_bench_args  # noqa: E402
 from paistudio.engines import make_engine  # noqa: E402
 from paistudio.io.video import read_chunks  # noqa: E402
 from paistudio.io.writer import BT709, VideoSink, packed_frame  # noqa: E402
@@ -53,15 +51,7 @@ class _Meter:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="1080p", choices=sorted(SIZES))
-    parser.add_argument("--frames", type=int, default=96)
-    parser.add_argument("--preset", default="veryfast")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paistudio-bench")
-    args = parser.parse_args()
-    if args.frames < 4:
-        parser.error("--frames must be >= 4")
-    args.workdir.mkdir(parents=True, exist_ok=True)
+    args = frame_bench_args(__doc__, frames=96, min_frames=4, preset=True)
     w, h = SIZES[args.size]
     clip, ref = bench_inputs(args.workdir, args.size, 10.0)
     out = args.workdir / "stages.mp4"

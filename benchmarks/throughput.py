@@ -127,6 +127,22 @@ def run_encode_only(video: Path, out: Path, preset: str) -> float:
     return time.perf_counter() - start
 
 
+def frame_bench_args(doc: str, frames: int, min_frames: int, preset: bool = False) -> argparse.Namespace:
+    """The command line the per-frame benchmarks share: --size, --frames (at least `min_frames`), --workdir
+    (made), and --preset when asked."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="1080p", choices=sorted(SIZES))
+    parser.add_argument("--frames", type=int, default=frames)
+    if preset:
+        parser.add_argument("--preset", default="veryfast")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paistudio-bench")
+    args = parser.parse_args()
+    if args.frames < min_frames:
+        parser.error(f"--frames must be >= {min_frames}")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    return args
+
+
 def frames_of(clip: Path) -> int:
     with av.open(str(clip)) as c:
         return sum(1 for p in c.demux(c.streams.video[0]) if p.size)

@@ -321,3 +321,18 @@ def write_exr(path: str | Path, channels: np.ndarray) -> Path:
         for packet in list(stream.encode(frame)) + list(stream.encode()):
             out.mux(packet)
     return path
+
+
+def write_cube(path: str | Path, fn, size: int = 17, dims: int = 3) -> Path:
+    """A .cube LUT of `fn` (RGB in [0, 1] `[N, 3]` -> `[N, 3]`): 3D on a `size`^3 grid (red fastest, as the format
+    orders it) or 1D with `size` entries (`fn` then gets r = g = b)."""
+    path = Path(path)
+    grid = np.linspace(0.0, 1.0, size)
+    if dims == 3:
+        b, g, r = np.meshgrid(grid, grid, grid, indexing="ij")
+        rgb = np.stack([r.ravel(), g.ravel(), b.ravel()], 1)
+    else:
+        rgb = np.repeat(grid[:, None], 3, 1)
+    rows = "\n".join(" ".join(f"{v:.6f}" for v in row) for row in np.asarray(fn(rgb), np.float64))
+    path.write_text(f'TITLE "test"\nLUT_{dims}D_SIZE {size}\n{rows}\n')
+    return path

@@ -71,15 +71,17 @@ def test_round_trip_with_relative_paths(tmp_path):
     shot.references[1].anchor = Anchor("percent", 50)
     shot.references[0].anchor = Anchor("seconds", 0.5)
     shot.foreground.fps = Fraction(24000, 1001)
+    shot.foreground.lut = str(tmp_path / "looks" / "slog3_to_709.cube")
     (tmp_path / "job").mkdir()
     path = shot.save(tmp_path / "job" / "x.shot.json")
     data = json.loads(path.read_text())
     assert data["schema_version"] == 1
-    assert data["foreground"] == {"path": "../fg.mp4", "fps": "24000/1001"}
+    assert data["foreground"] == {"path": "../fg.mp4", "fps": "24000/1001", "lut": "../looks/slog3_to_709.cube"}
     assert data["references"][1] == {"path": "../r1.jpg", "anchor": "50%"}
     back = Shot.load(path)
     assert back.foreground.path == str(tmp_path / "job" / "../fg.mp4")
     assert back.foreground.fps == Fraction(24000, 1001)
+    assert back.foreground.lut == str(tmp_path / "job" / "../looks/slog3_to_709.cube")
     assert back.references[0].anchor == Anchor("seconds", 0.5)
 
 

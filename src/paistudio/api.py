@@ -21,7 +21,7 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
             codec: str = "h264", layers: str | Path | None = None, overwrite: bool = False, audio: bool = True,
             engine: str = "composite", relight: bool = True, despill: bool = True, fps: Fraction | None = None,
             crf: int = 18, preset: str = "veryfast", prompt: dict | None = None, dit: dict | None = None,
-            stages: dict | None = None, progress: Progress | None = None) -> dict:
+            stages: dict | None = None, lut: str | Path | None = None, progress: Progress | None = None) -> dict:
     """Replace the background of `foreground` with 1–3 `references` and write `output`.
 
     references: paths, `path@anchor` strings (`@12` frame, `@1.5s`, `@75%`) or (path, anchor) tuples.
@@ -44,7 +44,7 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
     else:
         matte_spec = MatteSpec(mode="file", path=str(matte), backing=backing)
     shot = Shot(
-        foreground=Source(str(foreground), fps),
+        foreground=Source(str(foreground), fps, str(lut) if lut else None),
         references=refs,
         output=OutputSpec(str(output), codec=codec, layers=str(layers) if layers else None, overwrite=overwrite,
                           audio=audio, crf=crf, preset=preset),

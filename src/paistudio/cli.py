@@ -70,6 +70,8 @@ def replace(
                                                       "(0 = off; a creative control, it costs accuracy on DAVIS)."),
     contact_shadow: float = typer.Option(0.0, help="0-1: darken the floor under the subject's feet (0 = off)."),
     fps: Optional[str] = typer.Option(None, help="Frame rate of a frame folder, e.g. 24 or 24000/1001."),
+    lut: Optional[Path] = typer.Option(None, help="A .cube LUT (1D or 3D) for the foreground's colour, applied on "
+                                                  "decode: camera log (S-Log3, LogC, V-Log) to Rec.709, or a look."),
     crf: int = typer.Option(18, help="H.264 quality, 0-51 (lower = better)."),
     preset: str = typer.Option("veryfast", help="H.264 preset (ultrafast ... veryslow)."),
     no_audio: bool = typer.Option(False, "--no-audio", help="Do not pass the input's audio through."),
@@ -86,7 +88,7 @@ def replace(
                                         edge_blur=_switch("edge-blur", edge_blur), light_wrap=light_wrap,
                                         grain=_switch("grain", grain), parallax=_switch("parallax", parallax),
                                         relight_direction=relight_direction, contact_shadow=contact_shadow),
-                         fps=_fps(fps), crf=crf, preset=preset, prompt=_prompt(prompt),
+                         fps=_fps(fps), lut=lut, crf=crf, preset=preset, prompt=_prompt(prompt),
                          dit={"model": str(model) if model else None, "steps": steps, "guidance": guidance,
                               "sampler": sampler, "seed": seed, "paste_back": _switch("paste-back", paste_back)},
                          progress=_progress(quiet))

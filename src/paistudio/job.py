@@ -21,6 +21,7 @@ from .errors import InputError, OutputError, ReferenceImageError, RenderInterrup
 from .io.atomic import atomic_path, check_writable, write_text_atomic
 from .io.pipeline import BackgroundWriter
 from .io.images import cover, load_reference, reference_profile
+from .io.lut import check_cube
 from .io.video import VideoInfo, probe
 from .io.writer import VideoSink, check_frame_size, check_output_format
 from .progress import Progress, Silent
@@ -55,6 +56,9 @@ def prepare_job(shot: Shot) -> Job:
     """Validate the shot against its files; raises a named error before anything is written."""
     shot.validate()
     info = probe(shot.foreground.path, fps=shot.foreground.fps, role="foreground")
+    if shot.foreground.lut:
+        check_cube(shot.foreground.lut)
+        info.lut = shot.foreground.lut
     _check_output(shot, info)
     n = info.n_frames
     if any(r.anchor is not None for r in shot.references):

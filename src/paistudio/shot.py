@@ -87,6 +87,7 @@ class Source:
 
     path: str
     fps: Fraction | None = None
+    lut: str | None = None  # a .cube LUT applied to its colour on decode (camera log to Rec.709, a look)
 
 
 @dataclass
@@ -296,7 +297,8 @@ class Shot:
             base = Path(relative_to).resolve()
             d["foreground"]["path"] = _relative(self.foreground.path, base)
             d["output"]["path"] = _relative(self.output.path, base)
-            for key, sub in (("matte", "path"), ("camera", "path"), ("output", "layers"), ("dit", "model")):
+            for key, sub in (("foreground", "lut"), ("matte", "path"), ("camera", "path"), ("output", "layers"),
+                             ("dit", "model")):
                 if d[key][sub]:
                     d[key][sub] = _relative(d[key][sub], base)
             for r in d["references"]:
@@ -370,6 +372,7 @@ class Shot:
         def abs_(p):
             return None if p is None else str(p if Path(p).is_absolute() else (base / p))
         self.foreground.path = abs_(self.foreground.path)
+        self.foreground.lut = abs_(self.foreground.lut)
         self.matte.path = abs_(self.matte.path)
         self.camera.path = abs_(self.camera.path)
         self.output.path = abs_(self.output.path)

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import FormatError, InputError
 from . import hdr
 from .images import EXR_SOURCE, IMAGE_EXTENSIONS, read_image
+from .lut import ColourLut
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf"}
 DEFAULT_SEQUENCE_FPS = Fraction(24)
@@ -62,6 +63,7 @@ class VideoInfo:
     frame_numbers: list[int] | None = field(default=None, repr=False)  # a sequence's own (shot_1001.png: 1001, ...)
     number_digits: int = 5  # their zero padding
     decoder: str | None = None  # a decoder other than FFmpeg's default for the codec (VP8/VP9 alpha: libvpx's)
+    lut: str | None = None  # a .cube file the colour goes through on decode (`io.lut`), set by the job
 
     @property
     def converted_from(self) -> str:
@@ -85,6 +87,8 @@ class VideoInfo:
             d["pixel_aspect"] = f"{self.pixel_aspect.numerator}/{self.pixel_aspect.denominator}"
         if self.timecode:
             d["timecode"] = self.timecode
+        if self.lut:
+            d["lut"] = self.lut
         return d
 
 
@@ -254,13 +258,23 @@ def read_chunks(info: VideoInfo, chunk: int = 8, alpha: bool | None = None,
     alpha = info.has_alpha if alpha is None else alpha
     if info.kind == "sequence":
         frames = _read_sequence(info, chunk, alpha)
-        if size is None:
-            yield from frames
-        else:
-            for c in frames:
-                yield np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in c])
+        if size is not None:
+            frames = (np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in c]) for c in frames)
     else:
-        yield from _read_video(info, chunk, alpha, size)
+        frames = _read_video(info, chunk, alpha, size)
+    if info.lut is None:
+        yield from frames
+        return
+    lut = ColourLut(info.lut)
+    for c in frames:
+        yield _graded(c, lut)
+
+
+def _graded(frames: np.ndarray, lut: "ColourLut") -> np.ndarray:
+    """Frames `[T, H, W, C]` with their colour through the LUT (alpha kept), in place."""
+    for f in frames:
+        f[..., :3] = lut.apply(f[..., :3])
+    return frames
 
 
 SAMPLE_DECODE_LIMIT = 48  # frames decoded at most from a keyframe towards a sample's time (long-GOP files)
@@ -276,7 +290,8 @@ def sample_frames(info: VideoInfo, count: int = 8) -> np.ndarray:
     n = info.n_frames
     picks = sorted({int(round(i)) for i in np.linspace(0, n - 1, min(count, n))})
     if info.kind == "sequence":
-        return np.stack([_sequence_frame(info, info.files[i], info.has_alpha) for i in picks])
+        frames = np.stack([_sequence_frame(info, info.files[i], info.has_alpha) for i in picks])
+        return frames if info.lut is None else _graded(frames, ColourLut(info.lut))
     first = next(read_chunks(info, chunk=count))
     if info.decoder is not None or n <= len(first):
         return first
@@ -298,7 +313,9 @@ def sample_frames(info: VideoInfo, count: int = 8) -> np.ndarray:
     except av.FFmpegError:
         return first
     out = [f for f in out if f.shape == first[0].shape]
-    return np.stack(out) if out else first
+    if not out:
+        return first
+    return np.stack(out) if info.lut is None else _graded(np.stack(out), ColourLut(info.lut))
 
 
 def _sequence_frame(info: VideoInfo, path: Path, alpha: bool) -> np.ndarray:
