@@ -68,6 +68,10 @@ def _nothing_written(folder, before):
     ("no_screen", 3, "no green or blue screen"),
     ("bad_preset", 6, "output.preset"),
     ("dit_engine", 6, "dit.model"),
+    ("lut_missing", 3, "LUT .*none.cube does not exist"),
+    ("lut_not_cube", 3, "is not a .cube file"),
+    ("dnxhr_small", 4, "dnxhr needs frames of at least 256x120"),
+    ("sequence_gap", 3, "missing 1 frame\\(s\\) between 1 and 12: 5;"),
 ])
 def test_bad_input(inputs, tmp_path, monkeypatch, capsys, case, code, message):
     fg, ref, out = inputs["fg"], inputs["ref"], tmp_path / "out.mp4"
@@ -117,6 +121,20 @@ def test_bad_input(inputs, tmp_path, monkeypatch, capsys, case, code, message):
         args += ["--preset", "warp9"]
     elif case == "dit_engine":
         args += ["--engine", "dit"]
+    elif case == "lut_missing":
+        args += ["--lut", tmp_path / "none.cube"]
+    elif case == "lut_not_cube":
+        (tmp_path / "look.3dl").write_text("0 0 0")
+        args += ["--lut", tmp_path / "look.3dl"]
+    elif case == "dnxhr_small":
+        args[5] = tmp_path / "out.mov"
+        args += ["--codec", "dnxhr"]
+    elif case == "sequence_gap":
+        seq = write_sequence(tmp_path / "seq", inputs["frames"])
+        for i in range(12):
+            (seq / f"{i:05d}.png").rename(seq / f"f.{i + 1:04d}.png")
+        (seq / "f.0005.png").unlink()
+        args[1] = seq
     elif case == "no_screen":
         args[1] = write_video(tmp_path / "plain.mp4", [textured_background(128, 80, seed=i) for i in range(4)])
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -186,3 +204,16 @@ def test_bad_stage_values_are_named(inputs, tmp_path, monkeypatch, capsys, args,
                     "--quiet", *args)
     assert code != 0 and message in err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_lut_and_delivery_codec_reach_the_render(inputs, tmp_path, monkeypatch):
+    from tests.media import write_cube
+    cube = write_cube(tmp_path / "look.cube", lambda c: np.clip(c * [1.05, 1.0, 0.95], 0, 1))  # the screen stays green
+    out = tmp_path / "o.mov"
+    _ok(monkeypatch, "replace", inputs["fg"], "--ref", inputs["ref"], "-o", out, "--lut", cube, "--codec",
+        "prores422hq", "--quiet")
+    record = json.loads((tmp_path / "o.record.json").read_text())
+    assert record["inputs"]["foreground"]["lut"] == str(cube) and record["output"]["codec"] == "prores422hq"
+    import av
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "prores"
