@@ -82,6 +82,19 @@ class _Clock:
         self.t = now
 
 
+NOBODY_SHARE = 0.5  # --matte segment finding no one in more than this share of the frames gets a warning
+
+
+def _nobody_warning(mode: str, analysis: Analysis) -> list[str]:
+    """Person segmentation that found no one in most frames: the render is mostly the plate alone."""
+    empty = int((analysis.fg_box[:, 0] < 0).sum())
+    n = len(analysis.fg_box)
+    if mode != "segment" or n == 0 or empty <= NOBODY_SHARE * n:
+        return []
+    return [f"--matte segment found no person in {empty} of {n} frames, so those frames show the new background "
+            "alone; it segments people only: give --matte FILE for other subjects"]
+
+
 class CompositeEngine:
     name = "composite"
 
@@ -111,6 +124,7 @@ class CompositeEngine:
             first, self.matte = self.matte, self.matte.restart()
             if first is not self.matte:
                 first.close()
+            job.warnings.extend(_nobody_warning(self.matte.mode, self.analysis))
         clock.lap("analysis_s")
         self.camera = choose_camera(shot.camera, job.info.n_frames, size, self.analysis, job.refs, job.anchors)
         job.warnings.extend(self.camera.warnings)
