@@ -250,6 +250,8 @@ class VideoSink:
             stream.metadata["timecode"] = timecode
         self._stream = stream
         self._time_base = time_base
+        self._frame_ticks = max(1, round(1 / (Fraction(fps) * Fraction(time_base))))  # one frame in time-base units
+        self._last_dts: int | None = None
         self._scaler = VideoReformatter()  # reused: keeps one threaded swscale context for the whole clip
         if audio_from is not None:
             try:
@@ -281,16 +283,22 @@ class VideoSink:
         vf.pts = ts
         vf.time_base = self._time_base
         for packet in self._stream.encode(vf):
-            self._container.mux(packet)
+            self._mux_video(packet)
         if self._audio is not None:
             self._audio.mux_until(float(ts * self._time_base))
+
+    def _mux_video(self, packet: av.Packet) -> None:
+        if self.codec == "hevc" and packet.pts is not None:
+            packet.dts = plausible_dts(packet.pts, packet.dts, self._last_dts, self._frame_ticks)
+            self._last_dts = packet.dts
+        self._container.mux(packet)
 
     def close(self) -> None:
         if self._container is None:
             return
         try:
             for packet in self._stream.encode():
-                self._container.mux(packet)
+                self._mux_video(packet)
             if self._audio is not None:
                 self._audio.mux_until(None)
         finally:
@@ -318,6 +326,20 @@ class VideoSink:
             except av.FFmpegError:
                 pass
             self._container = None
+
+
+REORDER_FRAMES = 32  # a decode time further than this many frames before its presentation time is not a real one
+
+
+def plausible_dts(pts: int, dts: int | None, last_dts: int | None, frame_ticks: int) -> int:
+    """The packet's decode time, or a valid one in its place. FFmpeg's libx265 wrapper hands a two-frame clip's
+    packets uninitialised decode times (values like -2.6e18, seen 35 times in 40 under load), which the mp4 muxer
+    refuses ("Not yet implemented"). A time after the presentation, far before it, or not after the last one is
+    replaced: by the presentation time, kept after the last decode time."""
+    floor = None if last_dts is None else last_dts + 1
+    if dts is not None and dts <= pts and pts - dts <= REORDER_FRAMES * frame_ticks and (floor is None or dts >= floor):
+        return dts
+    return pts if floor is None else max(pts, floor)
 
 
 def packed_frame(rgb: np.ndarray) -> av.VideoFrame:
