@@ -123,3 +123,22 @@ def test_stage_fields_are_checked_by_name():
     shot = Shot(Source("fg.mp4"), [Reference("a.jpg")], OutputSpec("out.mp4"), stages=Stages(contact_shadow=1.5))
     with pytest.raises(ShotError, match="stages.contact_shadow: must be between 0 and 1"):
         shot.validate()
+
+
+@pytest.mark.parametrize("text, want", [
+    ("24", Fraction(24)), ("25", Fraction(25)), ("12.5", Fraction(25, 2)), ("23.976", Fraction(24000, 1001)),
+    ("23.98", Fraction(24000, 1001)), ("29.97", Fraction(30000, 1001)), ("59.94", Fraction(60000, 1001)),
+    ("47.952", Fraction(48000, 1001)), ("119.88", Fraction(120000, 1001)), ("24000/1001", Fraction(24000, 1001)),
+    ("2997/125", Fraction(2997, 125))])
+def test_frame_rates_editors_write_mean_the_ntsc_rates(text, want):
+    """23.976 typed by an editor is 24000/1001 (taken literally it drifts a frame every 12 minutes); a fraction
+    written out is kept as it is."""
+    from paistudio.shot import frame_rate
+    assert frame_rate(text) == want
+
+
+def test_shot_json_fps_decimal_is_the_ntsc_rate(tmp_path):
+    shot = _shot(tmp_path, 1)
+    d = shot.to_dict()
+    d["foreground"]["fps"] = "29.97"
+    assert Shot.from_dict(d).foreground.fps == Fraction(30000, 1001)

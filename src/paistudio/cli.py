@@ -305,8 +305,9 @@ def _switch(name: str, value: str) -> bool:
 def _fps(text: str | None) -> Fraction | None:
     if text is None:
         return None
+    from .shot import frame_rate
     try:
-        value = Fraction(text)
+        value = frame_rate(text)
     except (ValueError, ZeroDivisionError):
         raise PaiStudioError(f"--fps '{text}' is not a frame rate like 24 or 24000/1001") from None
     if value <= 0:

@@ -327,7 +327,7 @@ class Shot:
         fg = _section("foreground", d["foreground"], Source)
         if fg.fps is not None:
             try:
-                fg.fps = Fraction(str(fg.fps))
+                fg.fps = frame_rate(str(fg.fps))
             except (ValueError, ZeroDivisionError):
                 raise ShotError("foreground.fps", f"'{fg.fps}' is not a frame rate like 24 or 24000/1001") from None
         if not isinstance(d["references"], list):
@@ -413,6 +413,19 @@ def _known(name: str, d: dict, allowed: set[str]) -> None:
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ShotError(name, f"'{value}' is not one of {', '.join(allowed)}")
+
+
+def frame_rate(text: str) -> Fraction:
+    """A frame rate from '24', '24000/1001' or a decimal; the decimals editors write for the NTSC rates (23.976,
+    29.97, 47.952, 59.94, 119.88) mean N·1000/1001, as every NLE takes them (23.976 exactly would drift from the
+    real rate by a frame every 12 minutes). ValueError / ZeroDivisionError when it is not a number."""
+    value = Fraction(str(text).strip())
+    if value.denominator != 1 and "/" not in str(text):
+        for n in (24, 30, 48, 60, 120):
+            ntsc = Fraction(n * 1000, 1001)
+            if abs(value - ntsc) < Fraction(1, 200):
+                return ntsc
+    return value
 
 
 def _fraction_text(f: Fraction | None) -> str | None:
