@@ -161,7 +161,7 @@ def _samples(path, track=0):
     ("flac", True, "s16", "mov", "pcm_s16le"), ("truehd", True, "s32", "mov", "pcm_s24le"),
     ("dca", True, "fltp", "mov", "pcm_f32le"), ("truehd", True, "s32", "matroska", None)])
 def test_audio_target_keeps_what_the_container_plays(codec, lossless, fmt, container, want):
-    from paistudio.io.writer import audio_target
+    from paistudio.io.audio import audio_target
     assert audio_target(codec, lossless, fmt, container) == want
 
 
