@@ -52,12 +52,15 @@ class ColourLut:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.kind = check_cube(self.path)
+        self._table: np.ndarray | None = None  # [2^24] words, looked up (built, or shared) on first use
 
     def apply(self, rgb: np.ndarray) -> np.ndarray:
         """RGB uint8 `[H, W, 3]` (or a chunk `[T, H, W, 3]`) through the LUT, a new array."""
         if rgb.ndim == 4:
             return np.stack([self.apply(f) for f in rgb])
-        table = _table(str(self.path.resolve()), self.path.stat().st_mtime_ns, self.kind)
+        if self._table is None:
+            self._table = _table(str(self.path.resolve()), self.path.stat().st_mtime_ns, self.kind)
+        table = self._table
         bgra = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGRA, dstCn=4)  # [H, W, 4]
         index = bgra.view("<u4")[..., 0]  # [H, W]: a << 24 | r << 16 | g << 8 | b, a = 255
         np.bitwise_and(index, np.uint32(0xFFFFFF), out=index)
