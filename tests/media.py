@@ -211,6 +211,12 @@ def write_video(path: str | Path, frames, fps: Fraction = Fraction(24), codec: s
     return path
 
 
+def read_video(path: str | Path) -> np.ndarray:
+    """Every frame of a video or frame folder as paistudio reads it, `[T, H, W, C]` uint8."""
+    from paistudio.io.video import probe, read_chunks
+    return np.concatenate(list(read_chunks(probe(path))))
+
+
 def write_sequence(folder: str | Path, frames, ext: str = "png") -> Path:
     """Write frames as `00000.ext …` (RGBA when frames have 4 channels)."""
     folder = Path(folder)
