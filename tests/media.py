@@ -329,6 +329,37 @@ def write_exr(path: str | Path, channels: np.ndarray) -> Path:
     return path
 
 
+def write_dpx(path: str | Path, codes: np.ndarray, bits: int = 10, transfer: int | None = None,
+              orientation: int = 0, ref_codes: tuple[int, int] | None = None) -> Path:
+    """A DPX image (FFmpeg's encoder) holding `codes` exactly: `[H, W, 3]` integer codes at `bits` (10 or 12:
+    planar; 16: packed RGB), or `[H, W, 4]` 16-bit RGBA. FFmpeg writes transfer 4 (unspecified video), orientation
+    0 and no reference codes; `transfer`, `orientation` and `ref_codes` (low, high) are patched into the header."""
+    path = Path(path)
+    x = np.asarray(codes, np.uint16)
+    h, w, c = x.shape
+    planar = c == 3 and bits in (10, 12)
+    fmt = f"gbrp{bits}le" if planar else ("rgba64le" if c == 4 else "rgb48le")
+    with av.open(str(path), "w", format="image2") as out:
+        stream = out.add_stream("dpx", rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, fmt
+        frame = av.VideoFrame(w, h, fmt)
+        for plane, ch in zip(frame.planes, [1, 2, 0] if planar else [None]):  # planar G, B, R
+            rows = np.frombuffer(plane, np.uint16).reshape(h, plane.line_size // 2)
+            rows[:, :w * (1 if planar else c)] = x[..., ch] if planar else x.reshape(h, w * c)
+        frame.pts = 0
+        for packet in list(stream.encode(frame)) + list(stream.encode()):
+            out.mux(packet)
+    data = bytearray(path.read_bytes())
+    order = ">" if data[:4] == b"SDPX" else "<"
+    if transfer is not None:
+        data[801] = transfer
+    data[768:770] = struct.pack(order + "H", orientation)
+    if ref_codes is not None:
+        data[784:788], data[792:796] = struct.pack(order + "I", ref_codes[0]), struct.pack(order + "I", ref_codes[1])
+    path.write_bytes(bytes(data))
+    return path
+
+
 def write_cube(path: str | Path, fn, size: int = 17, dims: int = 3) -> Path:
     """A .cube LUT of `fn` (RGB in [0, 1] `[N, 3]` -> `[N, 3]`): 3D on a `size`^3 grid (red fastest, as the format
     orders it) or 1D with `size` entries (`fn` then gets r = g = b)."""

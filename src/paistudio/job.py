@@ -59,6 +59,8 @@ def prepare_job(shot: Shot) -> Job:
     if shot.foreground.lut:
         check_cube(shot.foreground.lut)
         info.lut = shot.foreground.lut
+        if info.kind == "sequence" and info.codec == "dpx":
+            info.to_sdr = False  # a LUT for log or linear DPX expects the file's own codes, not our view of them
     _check_output(shot, info)
     n = info.n_frames
     if any(r.anchor is not None for r in shot.references):
@@ -103,7 +105,11 @@ def _input_warnings(job: Job, originals: list[np.ndarray]) -> list[str]:
         out.append("the foreground is interlaced: deinterlaced on decode (bwdif, each frame keeps its first "
                    "field, so the frame count and rate stay the input's)")
     if info.to_sdr:
-        white = "1.0 taken as white" if info.kind == "sequence" else "HDR reference white 203 cd/m² scaled to SDR white"
+        if info.kind != "sequence":
+            white = "HDR reference white 203 cd/m² scaled to SDR white"
+        else:
+            white = "the log's reference white taken as white" if info.converted_from.startswith("Cineon") else \
+                "1.0 taken as white"
         out.append(f"the foreground is {info.converted_from}: converted to SDR BT.709 on decode ({white}, "
                    "light above 0.8 of it rolled off); the output is SDR BT.709")
     return out

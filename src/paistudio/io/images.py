@@ -1,5 +1,5 @@
 """Still images: sequence frames and reference photos (EXIF orientation, colour profiles, 16-bit, alpha, a sane
-pixel limit, scene-linear EXR)."""
+pixel limit, scene-linear EXR, log and linear DPX)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, ReferenceImageError
-from . import hdr
+from . import dpx, hdr
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr"}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".dpx"}
 EXR_SOURCE = "scene-linear EXR"  # what the record says an EXR was converted from
 MAX_REFERENCE_PIXELS = 100_000_000  # 100 MP: larger is a mistake or a decompression bomb
 
@@ -23,10 +23,13 @@ MAX_REFERENCE_PIXELS = 100_000_000  # 100 MP: larger is a mistake or a decompres
 def read_image(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
     """A sequence frame as RGB or RGBA uint8 (16-bit and grey inputs converted). Fast path: OpenCV.
 
-    An EXR is scene-linear (`read_exr`): `light` maps its colour to sRGB; a matte's values are coverage, read as
-    they are (0.5 -> 128)."""
-    if Path(path).suffix.lower() == ".exr":
+    An EXR is scene-linear (`read_exr`), a DPX log, linear or video-coded (`io.dpx`): `light` maps scene colour
+    to sRGB; a matte's values are coverage, read as they are (0.5 -> 128)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".exr":
         return read_exr(path, role, light)
+    if suffix == ".dpx":
+        return dpx.read_dpx(path, role, light)
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"{role} {path} cannot be read; is it a valid image?")
@@ -70,14 +73,23 @@ def read_exr(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
     return np.dstack([rgb8, (alpha * 255.0 + 0.5).astype(np.uint8)])
 
 
+def scene_encoding(path: str | Path) -> str | None:
+    """What a still's colour is converted from to sRGB when read with `light` ("scene-linear EXR", "Cineon log DPX
+    (printing density)", "scene-linear DPX"); None for display-referred images, whose codes are used as they are."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".exr":
+        return EXR_SOURCE
+    return dpx.read_header(Path(path)).describe() if suffix == ".dpx" else None
+
+
 def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> np.ndarray:
     """A background reference as RGB uint8, EXIF orientation applied; alpha (if any) is dropped over black."""
     path = Path(path)
     if not path.is_file():
         raise ReferenceImageError(f"reference {path} does not exist; check the path")
-    if path.suffix.lower() == ".exr":
+    if path.suffix.lower() in (".exr", ".dpx"):
         try:
-            img = read_exr(path, role="reference")
+            img = read_image(path, role="reference")
         except InputError as e:
             raise ReferenceImageError(str(e)) from None
         if img.shape[0] * img.shape[1] > max_pixels:
@@ -108,8 +120,8 @@ def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> 
 
 def reference_profile(path: str | Path) -> str | None:
     """The name of the colour profile a reference is converted from to sRGB (None: it is sRGB or says nothing)."""
-    if Path(path).suffix.lower() == ".exr":
-        return EXR_SOURCE
+    if Path(path).suffix.lower() in (".exr", ".dpx"):
+        return scene_encoding(path)
     try:
         with Image.open(path) as im:
             profile = _embedded_profile(im)

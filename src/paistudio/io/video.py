@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import FormatError, InputError
 from . import hdr
-from .images import EXR_SOURCE, IMAGE_EXTENSIONS, read_image
+from .images import IMAGE_EXTENSIONS, read_image, scene_encoding
 from .lut import ColourLut
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf"}
@@ -56,7 +56,7 @@ class VideoInfo:
     files: list[Path] = field(default_factory=list, repr=False)  # the frames of a sequence
     transfer: int | None = None  # FFmpeg's colour tags of a video (AVColorTransferCharacteristic, AVColorPrimaries)
     primaries: int | None = None
-    to_sdr: bool = False  # frames are converted to SDR BT.709 on decode (`io.hdr`): HDR / BT.2020 video, EXR frames
+    to_sdr: bool = False  # frames are converted to SDR BT.709 on decode (`io.hdr`): HDR / BT.2020 video, EXR, log DPX
     interlaced: bool = False  # fields: frames are deinterlaced on decode (bwdif)
     pixel_aspect: Fraction = Fraction(1)  # width / height of a stored pixel as displayed (anamorphic: not 1)
     timecode: str | None = None  # the first frame's timecode (a mov/mp4 tmcd track or a tag), e.g. "01:00:00:00"
@@ -68,8 +68,9 @@ class VideoInfo:
     @property
     def converted_from(self) -> str:
         """What the frames were converted from to SDR, e.g. "HLG, BT.2020" or "scene-linear EXR"."""
-        return EXR_SOURCE if self.kind == "sequence" and self.codec == "exr" else hdr.describe(self.transfer,
-                                                                                               self.primaries)
+        if self.kind == "sequence":
+            return scene_encoding(self.files[0]) or "display codes"
+        return hdr.describe(self.transfer, self.primaries)
 
     @property
     def duration(self) -> float:
@@ -234,7 +235,8 @@ def _probe_sequence(folder: Path, fps: Fraction, role: str) -> VideoInfo:
         raise InputError(f"{role} folder {folder} holds no images (png, jpg, tif); give a folder of frames")
     _check_one_sequence(files, folder, role)
     codec = files[0].suffix[1:].lower()
-    light = codec == "exr" and role != "matte"  # scene-linear colour is mapped to SDR; a matte's values are coverage
+    # scene-linear and log colour (EXR, DPX) is mapped to SDR; a matte's values are coverage
+    light = role != "matte" and scene_encoding(files[0]) is not None
     first = read_image(files[0], role=f"{role} frame", light=light)
     has_alpha = first.shape[2] == 4
     info = VideoInfo(folder, "sequence", first.shape[1], first.shape[0], len(files), Fraction(fps),
