@@ -360,6 +360,39 @@ def write_dpx(path: str | Path, codes: np.ndarray, bits: int = 10, transfer: int
     return path
 
 
+def write_float_tiff(path: str | Path, rgb: np.ndarray, extra_samples: int | None = None, order: str = "<") -> Path:
+    """An uncompressed 32-bit float RGB(A) TIFF written tag by tag, so the tags are known: `extra_samples` for the
+    fourth channel (1: associated, i.e. premultiplied alpha; 2: unassociated; None: no ExtraSamples tag);
+    `order` "<" little-endian (II), ">" big-endian (MM)."""
+    path = Path(path)
+    x = np.ascontiguousarray(np.asarray(rgb, np.dtype(np.float32).newbyteorder(order)))
+    h, w, spp = x.shape
+    pixels = x.tobytes()
+    tags = [(256, 4, [w]), (257, 4, [h]), (258, 3, [32] * spp), (259, 3, [1]), (262, 3, [2]), (273, 4, [0]),
+            (277, 3, [spp]), (278, 4, [h]), (279, 4, [len(pixels)]), (284, 3, [1]), (339, 3, [3] * spp)]
+    if spp == 4 and extra_samples is not None:
+        tags.append((338, 3, [extra_samples]))
+    tags.sort()
+    ifd_at = 8
+    extra_at = ifd_at + 2 + 12 * len(tags) + 4
+    extra, entries = b"", b""
+    for tag, kind, values in tags:
+        code = "H" if kind == 3 else "I"
+        raw = struct.pack(order + code * len(values), *values)
+        if len(raw) > 4:
+            field = struct.pack(order + "I", extra_at + len(extra))
+            extra += raw + bytes(len(raw) % 2)
+        else:
+            field = raw + bytes(4 - len(raw))
+        entries += struct.pack(order + "HHI", tag, kind, len(values)) + field
+    pixels_at = extra_at + len(extra)
+    entries = entries.replace(struct.pack(order + "HHI", 273, 4, 1) + bytes(4),
+                              struct.pack(order + "HHII", 273, 4, 1, pixels_at))
+    head = (b"II" if order == "<" else b"MM") + struct.pack(order + "HI", 42, ifd_at)
+    path.write_bytes(head + struct.pack(order + "H", len(tags)) + entries + bytes(4) + extra + pixels)
+    return path
+
+
 def write_cube(path: str | Path, fn, size: int = 17, dims: int = 3) -> Path:
     """A .cube LUT of `fn` (RGB in [0, 1] `[N, 3]` -> `[N, 3]`): 3D on a `size`^3 grid (red fastest, as the format
     orders it) or 1D with `size` entries (`fn` then gets r = g = b)."""

@@ -160,3 +160,37 @@ def test_exr_sequence_foreground_and_reference(tmp_path):
                for w in record["warnings"])
     out = np.concatenate(list(read_chunks(probe(tmp_path / "o.mov"))))
     assert np.abs(out[..., 3].astype(int) - (np.stack(alpha) * 255).round()).mean() < 1.5  # the matte as coverage
+
+
+def test_float_tiff_is_scene_linear_like_exr(tmp_path):
+    """A float TIFF (Nuke's and Photoshop's 32-bit) is read as scene-linear, not as 0..1 display codes (0.18 was
+    code 46): the EXR's known codes. Its alpha is unpremultiplied only when ExtraSamples says associated (or says
+    nothing, as EXR's convention); integer TIFFs are unchanged; a float TIFF reference is read, not refused."""
+    from paistudio.io.images import load_reference, read_image, reference_profile, scene_encoding
+    from paistudio.io.video import probe
+    from tests.media import textured_background, write_float_tiff, write_image
+    grey = np.array([0.0, 0.18, 0.5, 1.0], np.float32)
+    rgb = np.repeat(np.repeat(grey[None, :, None], 3, -1), 2, 0)  # [2, 4, 3]
+    for i, order in enumerate("<>"):
+        img = read_image(write_float_tiff(tmp_path / f"g{i}.tif", rgb, order=order))
+        assert img[0, :, 1].tolist() == [0, 118, 188, 247]
+    coverage = read_image(tmp_path / "g0.tif", light=False)
+    assert coverage[0, :, 1].tolist() == [0, 46, 128, 255]  # a matte: values as they are
+    rgba = np.dstack([rgb * 0.5, np.full((2, 4), 0.5, np.float32)])  # premultiplied at half coverage
+    assert read_image(write_float_tiff(tmp_path / "a1.tif", rgba, extra_samples=1))[0, 1].tolist() == [118] * 3 + [128]
+    assert read_image(write_float_tiff(tmp_path / "a0.tif", rgba))[0, 1].tolist() == [118] * 3 + [128]
+    straight = read_image(write_float_tiff(tmp_path / "a2.tif", rgba, extra_samples=2))
+    assert straight[0, 1].tolist() == [85] * 3 + [128]  # 0.09 taken as straight colour: not divided by the alpha
+    assert scene_encoding(tmp_path / "g0.tif") == "scene-linear float TIFF"
+    ints = write_image(tmp_path / "i.tif", textured_background(8, 6))
+    assert scene_encoding(ints) is None and reference_profile(ints) is None
+    bg = write_float_tiff(tmp_path / "bg.tif", rgb)
+    assert load_reference(bg)[0, :, 1].tolist() == [0, 118, 188, 247]
+    assert reference_profile(bg) == "scene-linear float TIFF"
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    for i in range(3):
+        write_float_tiff(folder / f"f.{i + 1:04d}.tif", rgb)
+    info = probe(folder)
+    assert info.to_sdr and info.describe()["converted_from"] == "scene-linear float TIFF"
+    assert not probe(folder, role="matte").to_sdr

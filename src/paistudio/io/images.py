@@ -1,5 +1,5 @@
 """Still images: sequence frames and reference photos (EXIF orientation, colour profiles, 16-bit, alpha, a sane
-pixel limit, scene-linear EXR, log and linear DPX)."""
+pixel limit, scene-linear EXR and float TIFF, log and linear DPX)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,19 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, ReferenceImageError
-from . import dpx, hdr
+from . import dpx, hdr, tiff
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".dpx"}
 EXR_SOURCE = "scene-linear EXR"  # what the record says an EXR was converted from
+FLOAT_TIFF_SOURCE = "scene-linear float TIFF"
 MAX_REFERENCE_PIXELS = 100_000_000  # 100 MP: larger is a mistake or a decompression bomb
 
 
 def read_image(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
     """A sequence frame as RGB or RGBA uint8 (16-bit and grey inputs converted). Fast path: OpenCV.
 
-    An EXR is scene-linear (`read_exr`), a DPX log, linear or video-coded (`io.dpx`): `light` maps scene colour
-    to sRGB; a matte's values are coverage, read as they are (0.5 -> 128)."""
+    An EXR or a float TIFF is scene-linear (`read_exr`, `io.tiff`), a DPX log, linear or video-coded (`io.dpx`):
+    `light` maps scene colour to sRGB; a matte's values are coverage, read as they are (0.5 -> 128)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".exr":
         return read_exr(path, role, light)
@@ -33,6 +34,12 @@ def read_image(path: Path, role: str = "image", light: bool = True) -> np.ndarra
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"{role} {path} cannot be read; is it a valid image?")
+    layout = tiff.float_layout(path) if suffix in (".tif", ".tiff") and img.dtype.kind == "f" else None
+    if layout is not None:  # scene-linear, as compositing and HDR tools write float TIFF
+        img = img.astype(np.float32, copy=False)
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA if img.ndim == 3 and img.shape[2] == 4 else cv2.COLOR_BGR2RGB) \
+            if img.ndim == 3 else img
+        return _scene_linear_to_rgb8(rgb, light, layout.premultiplied)
     return _to_rgb8(img)
 
 
@@ -61,11 +68,17 @@ def read_exr(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
             x = frame.to_ndarray()  # [H, W, 3|4] float32 RGB(A), or [H, W] grey
     except (av.FFmpegError, StopIteration, OSError, ValueError) as e:
         raise InputError(f"{role} {path} cannot be read as an EXR ({e}); is it a valid image?") from None
+    return _scene_linear_to_rgb8(x, light, premultiplied=True)
+
+
+def _scene_linear_to_rgb8(x: np.ndarray, light: bool, premultiplied: bool) -> np.ndarray:
+    """Scene-linear `[H, W, 3|4]` or `[H, W]` float -> RGB(A) uint8: unpremultiplied when it says so, then mapped to
+    sRGB with `light` (`hdr.scene_linear_to_sdr`) or clipped to [0, 1] as coverage; alpha scaled to 0..255."""
     x = np.nan_to_num(x.astype(np.float32, copy=False), nan=0.0, posinf=1e6, neginf=0.0)
     if x.ndim == 2:
         x = np.repeat(x[..., None], 3, -1)
     rgb, alpha = x[..., :3], (np.clip(x[..., 3], 0.0, 1.0) if x.shape[-1] == 4 else None)
-    if alpha is not None:
+    if alpha is not None and premultiplied:
         rgb = np.divide(rgb, alpha[..., None], out=np.zeros_like(rgb), where=alpha[..., None] > 1e-6)
     rgb8 = hdr.scene_linear_to_sdr(rgb) if light else np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if alpha is None:
@@ -74,12 +87,21 @@ def read_exr(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
 
 
 def scene_encoding(path: str | Path) -> str | None:
-    """What a still's colour is converted from to sRGB when read with `light` ("scene-linear EXR", "Cineon log DPX
-    (printing density)", "scene-linear DPX"); None for display-referred images, whose codes are used as they are."""
+    """What a still's colour is converted from to sRGB when read with `light` ("scene-linear EXR", "scene-linear float
+    TIFF", "Cineon log DPX (printing density)", "scene-linear DPX"); None for display-referred images, whose codes
+    are used as they are."""
     suffix = Path(path).suffix.lower()
     if suffix == ".exr":
         return EXR_SOURCE
+    if suffix in (".tif", ".tiff"):
+        return FLOAT_TIFF_SOURCE if tiff.float_layout(path) is not None else None
     return dpx.read_header(Path(path)).describe() if suffix == ".dpx" else None
+
+
+def _decoded_by_us(path: Path) -> bool:
+    """EXR, DPX and float TIFF, which `read_image` reads and Pillow does not (or not their colour)."""
+    suffix = path.suffix.lower()
+    return suffix in (".exr", ".dpx") or (suffix in (".tif", ".tiff") and tiff.float_layout(path) is not None)
 
 
 def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> np.ndarray:
@@ -87,7 +109,7 @@ def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> 
     path = Path(path)
     if not path.is_file():
         raise ReferenceImageError(f"reference {path} does not exist; check the path")
-    if path.suffix.lower() in (".exr", ".dpx"):
+    if _decoded_by_us(path):
         try:
             img = read_image(path, role="reference")
         except InputError as e:
@@ -120,7 +142,7 @@ def load_reference(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> 
 
 def reference_profile(path: str | Path) -> str | None:
     """The name of the colour profile a reference is converted from to sRGB (None: it is sRGB or says nothing)."""
-    if Path(path).suffix.lower() in (".exr", ".dpx"):
+    if _decoded_by_us(Path(path)):
         return scene_encoding(path)
     try:
         with Image.open(path) as im:
