@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL_STAMP := $(VENV)/.installed-model
 
-.PHONY: demo test install install-model clean bench
+.PHONY: demo test install install-model clean bench app
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# the test suite also covers the diffusion engine and the dataset pipeline, so it installs the model and data
-# extras (torch CPU, diffusers, ...), and PySceneDetect and MediaPipe without their GUI-OpenCV dependencies
+# the test suite also covers the diffusion engine, the dataset pipeline and the web app, so it installs the model,
+# data and app extras (torch CPU, diffusers, gradio, ...), and PySceneDetect and MediaPipe without their GUI-OpenCV
+# dependencies
 $(MODEL_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,model,data]'
+	$(BIN)/pip install --quiet -e '.[dev,model,data,app]'
 	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2 mediapipe==1.2.2
 	$(BIN)/python -c "import sys; from paistudio.comp.segment import fetch_person_model; fetch_person_model(sys.prefix + '/share/paistudio')"
 	touch $(MODEL_STAMP)
@@ -29,6 +30,10 @@ demo: $(STAMP)
 
 test: $(MODEL_STAMP)
 	$(BIN)/python -m pytest -q
+
+app: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[app]'
+	$(BIN)/paistudio app
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

@@ -122,6 +122,22 @@ def demo(out: Path = typer.Option(Path("demo_output"), help="Folder for the demo
     typer.echo(f"demo output: {Path(record['output']['path']).resolve()}")
 
 
+@app.command("app")
+def web_app(host: str = typer.Option("127.0.0.1", help="Address to serve on (127.0.0.1: this machine only)."),
+            port: int = typer.Option(7860, help="Port to serve on."),
+            workdir: Optional[Path] = typer.Option(None, help="Folder for the renders (default: a paistudio-app "
+                                                               "folder in the system's temporary directory).")):
+    """Serve the local web app: the replace form in a browser, with progress, preview and the render record."""
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise PaiStudioError("the web app needs gradio: pip install -e '.[app]' (or pip install 'paistudio[app]')") \
+            from None
+    from .app import launch
+    typer.echo(f"serving on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    launch(host, port, workdir)
+
+
 BENCH_HELP = """Score engines on the Cine-Restore benchmark: restore cases from clip folders (frames/ + masks/),
 engines and the static/ffmpeg baselines run on them, metrics against the original clips."""
 
