@@ -308,9 +308,9 @@ def icc_rgb_profile(name: str, primaries, white, gamma: float) -> bytes:
     return header + struct.pack(">I", len(tags)) + table + data
 
 
-def write_exr(path: str | Path, channels: np.ndarray) -> Path:
+def write_exr(path: str | Path, channels: np.ndarray, half: bool = False) -> Path:
     """A float OpenEXR image (FFmpeg's encoder) from `[H, W, 3|4]` float RGB(A), written as given (EXR colour is
-    scene-linear and, with alpha, premultiplied: pass it so) or `[H, W]` grey."""
+    scene-linear and, with alpha, premultiplied: pass it so) or `[H, W]` grey; `half`: 16-bit half floats."""
     path = Path(path)
     x = np.asarray(channels, np.float32)
     h, w = x.shape[:2]
@@ -319,6 +319,8 @@ def write_exr(path: str | Path, channels: np.ndarray) -> Path:
     with av.open(str(path), "w", format="image2") as out:
         stream = out.add_stream("exr", rate=24)
         stream.width, stream.height, stream.pix_fmt = w, h, fmt
+        if half:
+            stream.options = {"format": "half"}
         frame = av.VideoFrame(w, h, fmt)
         for plane, c in zip(frame.planes, order):  # planar G, B, R(, A)
             rows = np.frombuffer(plane, np.float32).reshape(h, plane.line_size // 4)

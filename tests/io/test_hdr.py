@@ -116,10 +116,11 @@ def test_exr_scene_linear_maps_to_known_srgb_codes(tmp_path):
     x = np.zeros((2, len(values), 3), np.float32)
     x[0] = np.array(values, np.float32)[:, None]
     x[1, :, 0] = 2.0
-    img = read_exr(write_exr(tmp_path / "a.exr", x))
-    assert img.shape == (2, len(values), 3) and img.dtype == np.uint8
-    assert img[0, :, 1].tolist() == [0, 118, 188, 247, 0, 0]
-    assert (img[0, :, 0] == img[0, :, 1]).all() and tuple(img[1, 0]) == (255, 0, 0)
+    for half in (False, True):  # half floats (the usual EXR, Nuke's default) as well as 32-bit ones
+        img = read_exr(write_exr(tmp_path / f"a{half}.exr", x, half=half))
+        assert img.shape == (2, len(values), 3) and img.dtype == np.uint8
+        assert img[0, :, 1].tolist() == [0, 118, 188, 247, 0, 0]
+        assert (img[0, :, 0] == img[0, :, 1]).all() and tuple(img[1, 0]) == (255, 0, 0)
 
 
 def test_exr_alpha_is_unpremultiplied_and_a_matte_is_read_as_coverage(tmp_path):
@@ -129,6 +130,7 @@ def test_exr_alpha_is_unpremultiplied_and_a_matte_is_read_as_coverage(tmp_path):
     x[..., :3], x[..., 3] = 0.09, 0.5  # premultiplied: straight colour 0.18 at half coverage
     img = read_exr(write_exr(tmp_path / "a.exr", x))
     assert tuple(img[0, 0]) == (118, 118, 118, 128)
+    assert tuple(read_exr(write_exr(tmp_path / "h.exr", x, half=True))[0, 0]) == (118, 118, 118, 128)
     matte = read_exr(write_exr(tmp_path / "m.exr", np.full((2, 2), 0.5, np.float32)), light=False)
     assert tuple(matte[0, 0]) == (128, 128, 128)  # coverage, not light: no sRGB curve
 

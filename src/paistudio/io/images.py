@@ -65,6 +65,8 @@ def read_exr(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
+            if "f16" in frame.format.name:  # half float (the usual EXR): numpy conversion wants 32-bit planes
+                frame = frame.reformat(format=frame.format.name.replace("f16", "f32"))
             x = frame.to_ndarray()  # [H, W, 3|4] float32 RGB(A), or [H, W] grey
     except (av.FFmpegError, StopIteration, OSError, ValueError) as e:
         raise InputError(f"{role} {path} cannot be read as an EXR ({e}); is it a valid image?") from None
