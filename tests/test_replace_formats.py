@@ -73,6 +73,45 @@ def test_png_outputs_keep_a_numbered_sequences_frame_numbers(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == [f"{i:05d}.png" for i in range(4)]
 
 
+def test_dpx_and_exr_sequences_for_the_compositor(tmp_path):
+    """--codec dpx: 10-bit RGB frames whose 8-bit codes come back exactly, tagged BT.709 (not log); --codec exr:
+    half floats holding each code's linear light. Both numbered like PNGs (the source's own numbers); both are
+    folders, and a clip's audio gets a warning, not a silent drop."""
+    from paistudio.comp.colour import SRGB_TO_LINEAR
+    from paistudio.errors import FormatError
+    from paistudio.io.dpx import read_dpx, read_header
+    from paistudio.io.images import _half_planes
+    frames, *_ = green_screen_clip(3, 64, 48, seed=2)
+    src = tmp_path / "plate"
+    src.mkdir()
+    for i, f in enumerate(frames):
+        write_image(src / f"plate.{1001 + i:04d}.png", f)
+    ref = write_image(tmp_path / "r.png", textured_background(64, 48))
+    paistudio.replace(src, [ref], tmp_path / "png", camera="static", codec="png")  # the same picture, to compare
+    png = sorted((tmp_path / "png").iterdir())
+    for codec in ("dpx", "exr"):
+        paistudio.replace(src, [ref], tmp_path / codec, camera="static", codec=codec)
+        files = sorted((tmp_path / codec).iterdir())
+        assert [p.name for p in files] == [f"{1001 + i}.{codec}" for i in range(3)]
+        picture = np.concatenate(list(read_chunks(probe(tmp_path / "png"))))[..., :3]  # [T, H, W, 3]
+        for f, want in zip(files, picture):
+            if codec == "dpx":
+                assert read_header(f).transfer == 6 and read_header(f).bits == 10
+                assert np.array_equal(read_dpx(f), want)
+            else:
+                with av.open(str(f)) as c:
+                    frame = next(c.decode(video=0))
+                    light = _half_planes(frame)
+                assert frame.format.name.startswith("gbrpf16")  # half floats
+                assert np.abs(light - SRGB_TO_LINEAR[want]).max() <= 2 ** -11  # one half ulp just below 1.0
+    assert len(png) == 3
+    with pytest.raises(FormatError, match="--codec exr writes a folder of frames"):
+        paistudio.replace(src, [ref], tmp_path / "o.exr", codec="exr")
+    clip = write_video(tmp_path / "a.mp4", frames, audio_hz=48000)
+    record = paistudio.replace(clip, [ref], tmp_path / "dpx_audio", codec="dpx")
+    assert any(w.startswith("a DPX sequence carries no audio") for w in record["warnings"])
+
+
 def test_every_audio_track_is_copied(tmp_path):
     """Camera originals carry several mono tracks: all of them are passed through, each packet unchanged."""
     frames, *_ = green_screen_clip(12, 128, 80, seed=4)

@@ -34,12 +34,12 @@ def _finish(record: dict, quiet: bool) -> None:
 def replace(
     foreground: Path = typer.Argument(..., help="Foreground video (mp4/mov/mkv/webm) or a folder of frames."),
     ref: List[str] = typer.Option(..., "--ref", help="Background image, optionally anchored: img.jpg@12 | @1.5s | @75%. 1-3 times."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output video (or folder with --codec png)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output video (or folder with --codec png, dpx or exr)."),
     matte: str = typer.Option("auto", help="auto | key | alpha | segment (people in plain footage) | a matte video/folder (white = foreground)."),
     backing: str = typer.Option("auto", help="Screen colour for keying: auto | green | blue."),
     camera: str = typer.Option("auto", help="auto | static | PATH.json | moves like pan=0.2,tilt=0,zoom=1.1."),
-    codec: str = typer.Option("h264", help="h264 | hevc | prores422hq | dnxhr | prores4444 | ffv1 | png (alpha kept "
-                                           "where the format allows: prores4444, ffv1, png)."),
+    codec: str = typer.Option("h264", help="h264 | hevc | prores422hq | dnxhr | prores4444 | ffv1 | png | dpx "
+                                           "(10-bit) | exr (half, linear); alpha kept in prores4444, ffv1, png."),
     layers: Optional[Path] = typer.Option(None, help="Also write foreground RGBA, alpha and plate PNGs into this folder."),
     engine: str = typer.Option("composite", help="composite (CPU, no weights) | dit (diffusion model, needs --model)."),
     model: Optional[Path] = typer.Option(None, help="dit: a paistudio checkpoint folder or a local diffusers Wan folder."),

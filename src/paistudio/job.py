@@ -23,7 +23,7 @@ from .io.pipeline import BackgroundWriter
 from .io.images import cover, load_reference, reference_profile
 from .io.lut import check_cube
 from .io.video import VideoInfo, probe
-from .io.writer import VideoSink, check_frame_size, check_output_format
+from .io.writer import SEQUENCE_CODECS, VideoSink, check_frame_size, check_output_format
 from .progress import Progress, Silent
 from .shot import Shot, default_anchors
 
@@ -145,17 +145,18 @@ def run_job(job: Job, progress: Progress | None = None) -> dict:
             engine.prepare(progress)
             video_tmp = stack.enter_context(atomic_path(job.output))
             audio = Path(info.path) if (shot.output.audio and info.has_audio and info.kind == "video") else None
-            if audio is not None and shot.output.codec == "png":
-                job.warnings.append("a PNG sequence carries no audio; the input's audio was not written")
+            if audio is not None and shot.output.codec in SEQUENCE_CODECS:
+                job.warnings.append(f"a {shot.output.codec.upper()} sequence carries no audio; the input's audio was "
+                                    "not written")
                 audio = None
             sink = stack.enter_context(VideoSink(video_tmp, shot.output.codec, info.width, info.height, info.fps,
                                                  info.time_base, audio_from=audio, crf=shot.output.crf,
                                                  preset=shot.output.preset, pixel_aspect=info.pixel_aspect,
                                                  timecode=info.timecode, **_numbering(info)))
             job.warnings.extend(_audio_warnings(sink, job.output.suffix))
-            if info.pixel_aspect != 1 and (shot.output.codec == "png" or shot.output.layers):
+            if info.pixel_aspect != 1 and (shot.output.codec in SEQUENCE_CODECS or shot.output.layers):
                 job.warnings.append(f"the foreground's pixels are {info.describe()['pixel_aspect']} wide (anamorphic) "
-                                    "and PNG frames (the output or --layers) cannot say so: stretch them to the "
+                                    "and image frames (the output or --layers) do not say so: stretch them to the "
                                     "display shape yourself")
             if shot.output.codec in ("h264", "hevc") and (info.width % 2 or info.height % 2):
                 name = {"h264": "H.264", "hevc": "HEVC"}[shot.output.codec]

@@ -121,6 +121,10 @@ def test_exr_scene_linear_maps_to_known_srgb_codes(tmp_path):
         assert img.shape == (2, len(values), 3) and img.dtype == np.uint8
         assert img[0, :, 1].tolist() == [0, 118, 188, 247, 0, 0]
         assert (img[0, :, 0] == img[0, :, 1]).all() and tuple(img[1, 0]) == (255, 0, 0)
+    bright = np.zeros((1, 3, 3), np.float32)
+    bright[0, :, 0], bright[0, :, 1], bright[0, :, 2] = [4.0, 0.9, 0.05], [4.0, 0.1, 0.05], [4.0, 0.1, 0.9]
+    full, half = (read_exr(write_exr(tmp_path / f"b{h}.exr", bright, half=h)) for h in (False, True))
+    assert full[0, 0].tolist() == [255, 255, 255] and np.abs(half.astype(int) - full).max() <= 1  # 4.0 is not 1.0
 
 
 def test_exr_alpha_is_unpremultiplied_and_a_matte_is_read_as_coverage(tmp_path):

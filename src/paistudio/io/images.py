@@ -65,12 +65,22 @@ def read_exr(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
-            if "f16" in frame.format.name:  # half float (the usual EXR): numpy conversion wants 32-bit planes
-                frame = frame.reformat(format=frame.format.name.replace("f16", "f32"))
-            x = frame.to_ndarray()  # [H, W, 3|4] float32 RGB(A), or [H, W] grey
+            x = _half_planes(frame) if "f16" in frame.format.name else frame.to_ndarray()  # [H, W, 3|4] | [H, W]
     except (av.FFmpegError, StopIteration, OSError, ValueError) as e:
         raise InputError(f"{role} {path} cannot be read as an EXR ({e}); is it a valid image?") from None
     return _scene_linear_to_rgb8(x, light, premultiplied=True)
+
+
+def _half_planes(frame: av.VideoFrame) -> np.ndarray:
+    """A half-float frame (the usual EXR: gbrpf16, gbrapf16 or grayf16) as float32 RGB(A) or grey, read from its
+    planes. PyAV cannot convert these to numpy, and swscale's conversion to 32-bit floats clips at 1.0, which
+    would flatten every highlight."""
+    w, h = frame.width, frame.height
+    planes = [np.frombuffer(p, np.float16).reshape(h, p.line_size // 2)[:, :w] for p in frame.planes]
+    if len(planes) == 1:
+        return planes[0].astype(np.float32)
+    order = [2, 0, 1] + ([3] if len(planes) == 4 else [])  # planar G, B, R(, A) -> R, G, B(, A)
+    return np.dstack([planes[i] for i in order]).astype(np.float32)
 
 
 def _scene_linear_to_rgb8(x: np.ndarray, light: bool, premultiplied: bool) -> np.ndarray:

@@ -8,6 +8,10 @@ Formats (`codec`):
 - `prores4444`: ProRes 4444 (prores_ks, yuva444p10le) in .mov; the alpha channel carries the foreground matte.
 - `ffv1`: lossless FFV1 (bgra) in .mkv; alpha as for ProRes. Matroska stores times in milliseconds.
 - `png`: a folder of RGBA PNGs `00000.png …`, or the source sequence's own frame numbers (no audio).
+- `dpx`: a folder of 10-bit RGB DPX frames, numbered as PNGs, their header saying BT.709 video codes (no alpha).
+- `exr`: a folder of half-float RGB OpenEXR frames, uncompressed (FFmpeg's encoder has only RLE and ZIP, and ZIP
+  costs 20 times the time for 30 % less space on a photographic 1080p frame), the picture's sRGB decoded to linear
+  light: display linear, BT.709 primaries, white at 1.0 (no alpha: EXR's is premultiplied, the composite opaque).
 
 Each frame keeps its input timestamp (`pts` in the input's time base), so the frame count, the frame rate
 (24000/1001 stays 24000/1001) and every frame time are preserved. Every audio track of the input goes along,
@@ -32,7 +36,8 @@ from .audio import AudioTrack, AudioTracks
 CONTAINERS = {"h264": {".mp4", ".mov", ".mkv", ".m4v"}, "hevc": {".mp4", ".mov", ".mkv", ".m4v"},
               "prores422hq": {".mov"}, "dnxhr": {".mov"}, "prores4444": {".mov"}, "ffv1": {".mkv"}}
 CODEC_ALPHA = {"h264": False, "hevc": False, "prores422hq": False, "dnxhr": False, "prores4444": True, "ffv1": True,
-               "png": True}
+               "png": True, "dpx": False, "exr": False}
+SEQUENCE_CODECS = ("png", "dpx", "exr")  # written as a folder of numbered frames
 _X26X = ("h264", "hevc")  # the CRF codecs: --crf and --preset apply
 _PIX_FMT = {"prores422hq": "yuv422p10le", "dnxhr": "yuv422p", "prores4444": "yuva444p10le", "ffv1": "bgra"}
 _OPTIONS = {"prores422hq": {"profile": "3"}, "dnxhr": {"profile": "dnxhr_hq"}, "prores4444": {"profile": "4"}}
@@ -52,9 +57,10 @@ def check_frame_size(codec: str, width: int, height: int) -> None:
 
 def check_output_format(path: Path, codec: str) -> None:
     """Raise FormatError when the output name does not suit the codec."""
-    if codec == "png":
+    if codec in SEQUENCE_CODECS:
         if path.suffix:
-            raise FormatError(f"--codec png writes a folder of frames; give a folder name without extension, not {path.name}")
+            raise FormatError(f"--codec {codec} writes a folder of frames; give a folder name without extension, not "
+                              f"{path.name}")
         return
     allowed = CONTAINERS[codec]
     if path.suffix.lower() not in allowed:
@@ -76,8 +82,10 @@ class VideoSink:
         self.audio_tracks: list[AudioTrack] = []  # what each input audio track became (copied or converted)
         self._container = None
         self._numbers, self._digits = frame_numbers, number_digits  # PNG names (default 00000, 00001, ...)
-        if codec == "png":
+        self._still: av.CodecContext | None = None  # the DPX or EXR encoder of a sequence
+        if codec in SEQUENCE_CODECS:
             self.path.mkdir(parents=True, exist_ok=True)
+            self._still = None if codec == "png" else _still_encoder(codec, width, height)
             return
         fmt = {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4"}[self.path.suffix.lower()]
         # bitexact: no random segment ids or version strings in the container (the dataset's shards must be
@@ -124,11 +132,15 @@ class VideoSink:
     def write(self, frames: np.ndarray, pts: list[int]) -> None:
         """Write a chunk `[T, H, W, 3|4]` (or `[T, H, W]` grey, PNG only) with one timestamp (input time base) per frame."""
         for frame, ts in zip(frames, pts):
-            if self.codec == "png":
-                if frame.ndim == 3:
-                    frame = cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA if frame.shape[-1] == 4 else cv2.COLOR_RGB2BGR)
+            if self.codec in SEQUENCE_CODECS:
                 number = self._numbers[self.count] if self._numbers else self.count
-                cv2.imwrite(str(self.path / f"{number:0{self._digits}d}.png"), frame, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                name = self.path / f"{number:0{self._digits}d}.{self.codec}"
+                if self.codec == "png":
+                    if frame.ndim == 3:
+                        frame = cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA if frame.shape[-1] == 4 else cv2.COLOR_RGB2BGR)
+                    cv2.imwrite(str(name), frame, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                else:
+                    name.write_bytes(_encode_still(self._still, frame[..., :3]))
             else:
                 self._encode(frame, ts)
             self.count += 1
@@ -186,6 +198,41 @@ class VideoSink:
             except av.FFmpegError:
                 pass
             self._container = None
+
+
+DPX_BT709 = 6  # SMPTE 268M transfer and colorimetric code of ITU-R BT.709 (FFmpeg writes 4, unspecified video)
+
+
+def _still_encoder(codec: str, width: int, height: int) -> av.CodecContext:
+    """FFmpeg's DPX (10-bit planar RGB) or EXR (half float, uncompressed) encoder; one packet is one file."""
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.time_base = width, height, Fraction(1, 25)
+    ctx.pix_fmt = "gbrp10le" if codec == "dpx" else "gbrpf32le"
+    if codec == "exr":
+        ctx.options = {"format": "half", "compression": "none"}
+    ctx.open()
+    return ctx
+
+
+def _encode_still(ctx: av.CodecContext, rgb: np.ndarray) -> bytes:
+    """One RGB uint8 `[H, W, 3]` frame as the bytes of a DPX or EXR file."""
+    h, w = rgb.shape[:2]
+    if ctx.name == "dpx":
+        planes = [(rgb[..., c].astype(np.uint16) << 2) | (rgb[..., c] >> 6) for c in (1, 2, 0)]  # 8 -> 10 bits, exact ends
+        dtype = np.uint16
+    else:
+        from ..comp.colour import SRGB_TO_LINEAR
+        planes = [SRGB_TO_LINEAR[rgb[..., c]] for c in (1, 2, 0)]  # planar G, B, R in linear light
+        dtype = np.float32
+    frame = av.VideoFrame(w, h, ctx.pix_fmt)
+    for plane, values in zip(frame.planes, planes):
+        rows = np.frombuffer(plane, dtype).reshape(h, plane.line_size // np.dtype(dtype).itemsize)
+        rows[:, :w] = values
+    frame.pts = 0
+    data = b"".join(bytes(p) for p in ctx.encode(frame))
+    if ctx.name == "dpx":  # say what the codes are: BT.709 video, so readers do not take them for log
+        data = data[:801] + bytes([DPX_BT709, DPX_BT709]) + data[803:]
+    return data
 
 
 REORDER_FRAMES = 32  # a decode time further than this many frames before its presentation time is not a real one
