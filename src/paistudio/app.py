@@ -64,8 +64,8 @@ def replace_arguments(form: AppForm, output: Path) -> dict:
         raise InputError(f"codec must be one of {sorted(CODEC_SUFFIX)}, not '{form.codec}'")
     matte = form.matte_file if form.matte_mode == "file" else form.matte_mode
     stages = dict(FAST_OFF) if form.quality == "fast" else {}
-    return {"foreground": form.foreground, "references": refs, "output": output, "matte": matte, "backing": form.backing,
-            "camera": form.camera_file or (form.camera.strip() or "auto"), "codec": form.codec,
+    return {"foreground": form.foreground, "references": refs, "output": output, "matte": matte,
+            "backing": form.backing, "camera": form.camera_file or (form.camera.strip() or "auto"), "codec": form.codec,
             "preset": form.preset, "crf": int(form.crf), "relight": bool(form.relight), "despill": bool(form.despill),
             "audio": bool(form.audio), "stages": stages}
 

@@ -51,6 +51,8 @@ def replace(
     paste_back: str = typer.Option("on", "--paste-back", help="dit: on | off: put the opaque foreground back."),
     relight: str = typer.Option("on", help="on | off: match foreground exposure/white balance to the plate."),
     despill: str = typer.Option("on", help="on | off: unmix the screen colour from edges."),
+    fade: str = typer.Option("on", help="on | off: key frames where the screen is darker (a fade, an exposure dip) "
+                                        "at the screen's own level, and keep the fade on the output."),
     repair: str = typer.Option("auto", help="auto | on | off: fill holes and briefly lost parts of the matte; auto: "
                                             "matte files and --matte segment, on: keys too (never an alpha channel)."),
     complete: str = typer.Option("auto", help="auto | on | off: plain footage: add parts of the subject the matte "
@@ -87,7 +89,8 @@ def replace(
                                         refine=_switch("refine", refine),
                                         edge_blur=_switch("edge-blur", edge_blur), light_wrap=light_wrap,
                                         grain=_switch("grain", grain), parallax=_switch("parallax", parallax),
-                                        relight_direction=relight_direction, contact_shadow=contact_shadow),
+                                        relight_direction=relight_direction, contact_shadow=contact_shadow,
+                                        fade=_switch("fade", fade)),
                          fps=_fps(fps), lut=lut, crf=crf, preset=preset, prompt=_prompt(prompt),
                          dit={"model": str(model) if model else None, "steps": steps, "guidance": guidance,
                               "sampler": sampler, "seed": seed, "paste_back": _switch("paste-back", paste_back)},

@@ -183,6 +183,8 @@ class Stages:
     engine: str = "composite"
     relight: bool = True
     despill: bool = True
+    fade: bool = True  # keyed footage: a frame whose screen is darker (a fade, an exposure dip) is keyed at the
+    #                    screen's own level and the fade put back on the composite (`comp.fade`)
     parallax: bool = True  # move references along their residual flow between anchors when the scene has depth
     repair: str = "auto"  # fill holes and briefly lost parts of the matte: auto (matte files and segmentation, whose
     #                       holes are errors; not keys, whose holes show the real screen) | on (keys too) | off

@@ -128,8 +128,9 @@ def test_log_dpx_sequence_foreground_and_reference(tmp_path):
     assert reference_profile(bg) == "Cineon log DPX (printing density)" and load_reference(bg).shape == (48, 64, 3)
     record = paistudio.replace(folder, [bg], tmp_path / "o.mp4")
     assert record["inputs"]["references"][0]["converted_from"] == "Cineon log DPX (printing density)"
-    assert any(w.startswith("the foreground is Cineon log DPX (printing density): converted to SDR BT.709 on decode "
-                            "(the log's reference white taken as white") for w in record["warnings"]), record["warnings"]
+    said = ("the foreground is Cineon log DPX (printing density): converted to SDR BT.709 on decode (the log's "
+            "reference white taken as white")
+    assert any(w.startswith(said) for w in record["warnings"]), record["warnings"]
     assert probe(tmp_path / "o.mp4").n_frames == 4
     lut = write_cube(tmp_path / "id.cube", lambda rgb: rgb)
     job = prepare_job(Shot.from_dict({"foreground": {"path": str(folder), "lut": str(lut)},

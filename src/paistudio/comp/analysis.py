@@ -1,8 +1,9 @@
 """The analysis pass: one streaming read of the foreground at low resolution, keeping only small per-frame data.
 
-Per frame it keys (or reads) a low-res alpha, feeds the backing tracker with the texture outside the
-dilated matte, and records the foreground's motion sample (ground contact, height) and its mean linear
-colour and bounding box for relighting. Memory is a few numbers per frame, flat in clip length.
+Per frame it measures a screen's brightness (`comp.fade`: a faded frame is brought back to the screen's level
+first), keys (or reads) a low-res alpha, feeds the backing tracker with the texture outside the dilated matte, and
+records the foreground's motion sample (ground contact, height) and its mean linear colour and bounding box for
+relighting. Memory is a few numbers per frame, flat in clip length.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..io.pipeline import prefetch
 from ..io.video import VideoInfo, read_chunks
 from ..progress import Progress
 from .colour import SRGB_TO_LINEAR
+from .fade import FadeFollower, apply_gain, screen_gain
 from .matte import MatteSource
 from .path import foreground_motion_sample
 from .track import BackingTracker, TrackResult
@@ -33,13 +35,16 @@ class Analysis:
     fg_motion: np.ndarray  # [N, 3] contact x, y and height at full res (NaN: no foreground)
     fg_mean: np.ndarray  # [N, 3] mean linear RGB of solid foreground (NaN: none)
     fg_box: np.ndarray  # [N, 4] x0, y0, x1, y1 of the foreground at low res (-1: none)
+    fade_gain: np.ndarray | None = None  # [N] keyed footage: the gain a frame was brought back to the screen's level
+    #                                      by (`comp.fade`; 1 = none), which the render pass applies too
 
 
 def analysis_scale(info: VideoInfo) -> float:
     return min(1.0, ANALYSIS_WIDTH / info.width)
 
 
-def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camera: bool) -> Analysis:
+def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camera: bool,
+            fades: bool = True) -> Analysis:
     """Run the analysis pass. Three stages overlap on their own threads: decoding (straight to low res), keying
     with the per-frame statistics (`_measure`), and the camera tracker, which is sequential by nature."""
     scale = analysis_scale(info)
@@ -50,16 +55,17 @@ def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camer
     motion = np.full((n, 3), np.nan)
     mean = np.full((n, 3), np.nan)
     box = np.full((n, 4), -1, np.int32)
+    gain = np.ones(n)
     progress.phase("analyse", n)
     t = 0
     pass_matte = matte.restart(size=small)
     try:
-        measured = _measure(prefetch(read_chunks(info, size=small)), pass_matte, scale, tracker is not None)
+        measured = _measure(prefetch(read_chunks(info, size=small)), pass_matte, scale, tracker is not None, fades)
         for chunk in prefetch(measured):
             for frame in chunk[:max(0, n - t)]:
                 if tracker is not None:
                     tracker.update(frame.grey, frame.background)
-                motion[t], mean[t], box[t] = frame.motion, frame.mean, frame.box
+                motion[t], mean[t], box[t], gain[t] = frame.motion, frame.mean, frame.box, frame.gain
                 t += 1
             progress.advance(len(chunk))
     finally:
@@ -69,7 +75,7 @@ def analyse(info: VideoInfo, matte: MatteSource, progress: Progress, track_camer
         raise InputError(f"foreground {info.path} decoded only {t} of its {n} frames; it is corrupt or truncated, "
                          "re-export it")
     track = tracker.result((info.width, info.height)) if tracker is not None else None
-    return Analysis(scale, track, motion, mean, box)
+    return Analysis(scale, track, motion, mean, box, gain if matte.backing is not None and fades else None)
 
 
 @dataclass
@@ -79,18 +85,27 @@ class _FrameStats:
     motion: tuple[float, float, float]  # ground contact x, y and height (full res)
     mean: np.ndarray  # [3] mean linear RGB of the solid foreground (NaN: none)
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 at low res (-1: no foreground)
+    gain: float  # the fade gain it was brought back to the screen's level by (1: none)
 
 
 _GROW = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 
 
-def _measure(chunks: Iterator[np.ndarray], matte: MatteSource, scale: float,
-             for_tracker: bool) -> Iterator[list[_FrameStats]]:
-    """Key each low-res chunk and reduce every frame to what the analysis keeps (plus the tracker's inputs)."""
+def _measure(chunks: Iterator[np.ndarray], matte: MatteSource, scale: float, for_tracker: bool,
+             fades: bool = True) -> Iterator[list[_FrameStats]]:
+    """Key each low-res chunk and reduce every frame to what the analysis keeps (plus the tracker's inputs). On a
+    screen each frame's brightness is measured first, and a faded frame is brought back to the screen's level."""
+    follower = FadeFollower()
     for chunk in chunks:
+        gains = np.ones(len(chunk))
+        if fades and matte.backing is not None:
+            for i, f in enumerate(chunk):
+                gains[i] = follower.follow(screen_gain(f[..., :3], matte.backing))
+                if gains[i] != 1.0:
+                    apply_gain(f, 1.0 / gains[i])
         alphas = matte.alphas(chunk)
         out = []
-        for rgb, a in zip(chunk[..., :3], alphas):
+        for rgb, a, g in zip(chunk[..., :3], alphas, gains):
             present = cv2.inRange(a, 9, 255)  # the foreground's extent, soft edges included
             grey = background = None
             if for_tracker:
@@ -102,5 +117,5 @@ def _measure(chunks: Iterator[np.ndarray], matte: MatteSource, scale: float,
                 mean = SRGB_TO_LINEAR[rgb[solid]].mean(axis=0)
                 x, y, w, h = cv2.boundingRect(present)
                 box = (x, y, x + w, y + h)
-            out.append(_FrameStats(grey, background, foreground_motion_sample(a, scale), mean, box))
+            out.append(_FrameStats(grey, background, foreground_motion_sample(a, scale), mean, box, float(g)))
         yield out

@@ -1,9 +1,10 @@
 """The CPU compositing engine: Shot inputs → composite frames, in two passes.
 
-analysis (low res: matte, camera tracking, light statistics) → camera path → plate renderer (+ parallax
-flow) → relight plan, then the render pass streams full-resolution chunks: alpha → matte repair → matte
-completion (plain footage) → refinement → unmix/despill edges → relight → edge blur, light wrap, grain → contact
-shadow → composite in linear light over the plate. Each stage is a small module in `paistudio.comp`; this file
+analysis (low res: screen brightness, matte, camera tracking, light statistics) → camera path → plate renderer
+(+ parallax flow) → relight plan, then the render pass streams full-resolution chunks: a faded frame brought to
+the screen's level → alpha → matte repair → matte completion (plain footage) → refinement → unmix/despill
+edges → relight → edge blur, light wrap, grain → contact shadow → composite in linear light over the plate →
+the fade put back. Each stage is a small module in `paistudio.comp`; this file
 only wires them.
 """
 
@@ -22,6 +23,7 @@ from ..progress import Progress
 from .analysis import Analysis, analyse
 from .camera import CameraChoice, choose_camera
 from .complete import MatteCompleter
+from .fade import apply_gain
 from .edges import MIN_EDGE_BLUR, EdgeSettings, edge_softness, grain_level, harmonize_edges, refine_alpha
 from .harmonize import composite, foreground_layer, unmix_foreground
 from .matte import MatteSource, open_matte
@@ -95,6 +97,13 @@ def _nobody_warning(mode: str, analysis: Analysis) -> list[str]:
             "alone; it segments people only: give --matte FILE for other subjects"]
 
 
+def _fade_warning(fades: np.ndarray) -> str:
+    faded = fades < 1.0
+    return (f"the screen is darker in {int(faded.sum())} of {len(fades)} frames (a fade or an exposure dip, down to "
+            f"{fades[faded].min():.0%} of its level): those frames were keyed at the screen's level and the output "
+            "keeps the fade (--fade off to key them as they are)")
+
+
 class CompositeEngine:
     name = "composite"
 
@@ -110,6 +119,7 @@ class CompositeEngine:
         self.refine = False  # guided-filter refinement of the matte (segmented mattes only)
         self.edges = EdgeSettings()  # the edge stages after unmixing (refinement runs before it, see _frame)
         self.plate_stats: dict[str, float] = {}  # the references' blur and grain, measured once per shot
+        self.fades: np.ndarray | None = None  # [N] a keyed screen's brightness per frame where it is faded, else 1
         self.timings: dict[str, float] = {}
 
     def prepare(self, progress: Progress) -> None:
@@ -120,12 +130,16 @@ class CompositeEngine:
         size = (job.info.width, job.info.height)
         track = shot.camera.mode == "auto"
         if track or shot.stages.relight:
-            self.analysis = analyse(job.info, self.matte, progress, track_camera=track)
+            self.analysis = analyse(job.info, self.matte, progress, track_camera=track, fades=shot.stages.fade)
             first, self.matte = self.matte, self.matte.restart()
             if first is not self.matte:
                 first.close()
             job.warnings.extend(_nobody_warning(self.matte.mode, self.analysis))
         clock.lap("analysis_s")
+        a = self.analysis
+        if a is not None and a.fade_gain is not None and (a.fade_gain < 1).any():
+            self.fades = a.fade_gain
+            job.warnings.append(_fade_warning(self.fades))
         self.camera = choose_camera(shot.camera, job.info.n_frames, size, self.analysis, job.refs, job.anchors)
         job.warnings.extend(self.camera.warnings)
         clock.lap("camera_s")
@@ -195,6 +209,8 @@ class CompositeEngine:
                 if shot.stages.contact_shadow > 0:
                     contact_shadow(out[i], m.alphas[i], shot.stages.contact_shadow, inplace=True)
                 fg, box = self._frame(m.frames[i], m.alphas[i], out[i], t, despill, backing, m.search[i])
+                if self.fades is not None and self.fades[t] != 1.0:
+                    apply_gain(out[i], self.fades[t])  # the source's fade, now over the new background too
                 if layers:
                     full = np.zeros_like(out[i])
                     if box is not None:
@@ -209,6 +225,10 @@ class CompositeEngine:
         boxes = self._key_boxes()
         t = 0
         for chunk in chunks:
+            if self.fades is not None:
+                for i, g in enumerate(self.fades[t:t + len(chunk)]):
+                    if g != 1.0:
+                        apply_gain(chunk[i], 1.0 / g)  # keyed, unmixed and relit at the screen's own level
             chunk_boxes = None if boxes is None else boxes[t:t + len(chunk)]
             alphas = self.matte.alphas(chunk, chunk_boxes)
             search = [None if chunk_boxes is None else chunk_boxes[i] for i in range(len(chunk))]
@@ -299,6 +319,9 @@ class CompositeEngine:
         d = {"engine": self.name, "matte": self.matte.describe() if self.matte else None, "timings": self.timings}
         if self.camera is not None:
             d["camera"] = {"source": self.camera.source, **self.camera.details}
+        if self.fades is not None:
+            faded = self.fades < 1.0
+            d["fade"] = {"frames": int(faded.sum()), "lowest_gain": round(float(self.fades[faded].min()), 3)}
         if self.repairer is not None:
             d["repair"] = self.repairer.summary()
         if self.completer is not None:

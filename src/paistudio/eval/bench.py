@@ -34,8 +34,8 @@ from .report import is_ablation
 from .restore import SCREEN_GREEN, load_clip, track_clip
 
 ENGINES = ("composite", "dit")
-ABLATABLE = ("relight", "despill", "parallax", "repair", "complete", "refine", "edge_blur", "light_wrap", "grain",
-             "contact_shadow")
+ABLATABLE = ("relight", "despill", "fade", "parallax", "repair", "complete", "refine", "edge_blur", "light_wrap",
+             "grain", "contact_shadow")
 BG_DILATE_PX = 7  # background = outside the true mask dilated this much (soft edges and halo excluded)
 FG_ERODE_PX = 3  # foreground = the true mask eroded this much (the solid subject, for preservation)
 SSIM_REACH_PX = 5  # SSIM's window (Gaussian sigma 1.5, 11 px) reaches this far: masked SSIM keeps this clear of the edge

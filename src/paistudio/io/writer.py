@@ -218,7 +218,8 @@ def _encode_still(ctx: av.CodecContext, rgb: np.ndarray) -> bytes:
     """One RGB uint8 `[H, W, 3]` frame as the bytes of a DPX or EXR file."""
     h, w = rgb.shape[:2]
     if ctx.name == "dpx":
-        planes = [(rgb[..., c].astype(np.uint16) << 2) | (rgb[..., c] >> 6) for c in (1, 2, 0)]  # 8 -> 10 bits, exact ends
+        # 8 -> 10 bits by repeating the top bits: 0 and 255 land on 0 and 1023 exactly
+        planes = [(rgb[..., c].astype(np.uint16) << 2) | (rgb[..., c] >> 6) for c in (1, 2, 0)]
         dtype = np.uint16
     else:
         from ..comp.colour import SRGB_TO_LINEAR
