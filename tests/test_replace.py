@@ -109,6 +109,20 @@ def test_camera_moves_and_path_file_round_trip(scene, tmp_path):
     assert np.abs(read_video(out).astype(int) - read_video(tmp_path / "b.mp4").astype(int)).mean() < 0.5
 
 
+def test_a_camera_looking_past_the_reference_is_said(scene, tmp_path):
+    """A pan of 0.6 frame widths over one frame-sized reference: the last frame is 60 % made-up fill, and the
+    warning and the record say how much; a small move stays quiet."""
+    record = paistudio.replace(scene["fg"], [scene["refs"]["begin"]], tmp_path / "far.mp4", camera="pan=0.6")
+    fill = record["engine"]["plate"]["fill"]
+    assert abs(fill["largest_share"] - 0.6) <= 0.04 and fill["frames_over_10pct"] > N // 2, fill
+    said = f"frames (up to {fill['largest_share']:.0%} of the frame), where the background is made-up fill"
+    assert any(w.startswith("the camera looks past the reference in ") and said in w
+               for w in record["warnings"]), record["warnings"]
+    quiet = paistudio.replace(scene["fg"], [scene["refs"]["begin"]], tmp_path / "near.mp4", camera="pan=0.1")
+    assert not any("looks past" in w for w in quiet["warnings"]) and quiet["engine"]["plate"]["fill"][
+        "largest_share"] <= 0.11
+
+
 def test_flat_backing_one_reference_warns_static(tmp_path):
     frames, *_ = green_screen_clip(12, 128, 80, markers=False, seed=4)
     fg = write_video(tmp_path / "flat.mp4", frames)

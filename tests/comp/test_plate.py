@@ -168,3 +168,20 @@ def test_a_wide_reference_fills_a_pan_with_its_own_sides():
     assert errors["surround"] < 1.0 and errors["fill"] > 10 * errors["surround"], errors
     plate = PlateRenderer([ref], [0], path, (W, H), surrounds=[(image, (x0, y0))])
     assert np.array_equal(plate.frame(0), ref)  # at its anchor the plate is still exactly the reference
+
+
+def test_filled_shares_measure_how_much_of_a_frame_no_reference_shows():
+    """A pan of half a frame width: the last frame looks half past a frame-sized reference (exactly the grid's
+    right half), not at all past a panorama whose sides were cut off, nor past a pair of references at both ends."""
+    from paistudio.comp.path import simple_moves
+    from paistudio.io.images import cover
+    path = simple_moves(N, W, H, pan=0.5)
+    ref = textured_background(W, H, seed=2)
+    shares = PlateRenderer([ref], [0], path, (W, H)).filled_shares(grid=(20, 10))
+    assert shares[0] == 0.0 and shares[-1] == 0.5 and np.all(np.diff(shares) >= 0)
+    pano = textured_background(2 * W, H, seed=5)
+    image, xy = cover(pano, (W, H))
+    wide = PlateRenderer([fit_cover(pano, (W, H))], [0], path, (W, H), surrounds=[(image, xy)])
+    assert wide.filled_shares(grid=(20, 10)).max() == 0.0
+    pair = PlateRenderer([ref, ref], [0, N - 1], path, (W, H)).filled_shares(grid=(20, 10))  # coverage only
+    assert pair.max() == 0.0  # each end sits at its own reference; between, the two together show it all

@@ -97,6 +97,17 @@ def _nobody_warning(mode: str, analysis: Analysis) -> list[str]:
             "alone; it segments people only: give --matte FILE for other subjects"]
 
 
+FILL_WARNING = 0.25  # a plate made up in more than this share of some frame gets a warning
+
+
+def _fill_warning(filled: np.ndarray, n_refs: int) -> str:
+    """The camera looks past every reference: those parts of the plate are extension (mirror, blur, colour)."""
+    more = "another reference where the camera goes" if n_refs < 3 else "references placed where the camera goes"
+    return (f"the camera looks past the reference{'s' if n_refs > 1 else ''} in {int((filled > 0.1).sum())} of "
+            f"{len(filled)} frames (up to {filled.max():.0%} of the frame), where the background is made-up fill "
+            f"(mirrored, blurred, then plain colour); give a wider reference (its cut-off sides are used) or {more}")
+
+
 def _fade_warning(fades: np.ndarray) -> str:
     faded = fades < 1.0
     return (f"the screen is darker in {int(faded.sum())} of {len(fades)} frames (a fade or an exposure dip, down to "
@@ -120,6 +131,7 @@ class CompositeEngine:
         self.edges = EdgeSettings()  # the edge stages after unmixing (refinement runs before it, see _frame)
         self.plate_stats: dict[str, float] = {}  # the references' blur and grain, measured once per shot
         self.fades: np.ndarray | None = None  # [N] a keyed screen's brightness per frame where it is faded, else 1
+        self.plate_fill: dict = {}  # how much of the frames the plate had to make up (`PlateRenderer.filled_shares`)
         self.timings: dict[str, float] = {}
 
     def prepare(self, progress: Progress) -> None:
@@ -145,6 +157,11 @@ class CompositeEngine:
         clock.lap("camera_s")
         self.plate = PlateRenderer(job.refs, job.anchors, self.camera.homographies, size,
                                    parallax=shot.stages.parallax, surrounds=job.ref_surrounds or None)
+        filled = self.plate.filled_shares()
+        self.plate_fill = {"frames_over_10pct": int((filled > 0.1).sum()),
+                           "largest_share": round(float(filled.max()), 3)}
+        if filled.max() > FILL_WARNING:
+            job.warnings.append(_fill_warning(filled, len(job.refs)))
         clock.lap("plate_setup_s")
         if shot.stages.relight and self.analysis is not None:
             self.relighter = Relighter(RelightSettings(direction=shot.stages.relight_direction))
@@ -326,8 +343,8 @@ class CompositeEngine:
             d["repair"] = self.repairer.summary()
         if self.completer is not None:
             d["complete"] = self.completer.summary()
-        if self.plate_stats:
-            d["plate"] = {k: round(v, 3) for k, v in self.plate_stats.items()}
+        if self.plate_stats or self.plate_fill:
+            d["plate"] = {**{k: round(v, 3) for k, v in self.plate_stats.items()}, "fill": self.plate_fill}
         if self.plate is not None and self.plate.parallax is not None:
             p = self.plate.parallax
             d["parallax"] = {"residual_px": p.residuals, "pairs_with_flow": sum(f is not None for f in p.fields)}

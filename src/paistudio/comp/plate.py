@@ -32,6 +32,7 @@ MIRROR_BLUR = 0.01  # blur (fraction of the canvas's long side) of the mirrored 
 FIELD_SIDE = 480  # long side of the low-res canvas on which the smooth colour field is computed
 FEATHER = 0.01  # softening of a mosaic piece's outer edge, fraction of the frame diagonal
 GAIN_RANGE = (0.7, 1.4)  # per-channel gain limits when matching another reference's exposure
+COVERAGE_GRID = (32, 18)  # points per frame at which `filled_shares` looks whether a reference shows the background
 
 
 def _translate(x: float, y: float) -> np.ndarray:
@@ -110,6 +111,35 @@ class PlateRenderer:
             return [(k, 1.0)]
         w = (t - a[k]) / (a[k + 1] - a[k])
         return [(k, 1.0 - w), (k + 1, w)]
+
+    def filled_shares(self, grid: tuple[int, int] = COVERAGE_GRID) -> np.ndarray:
+        """[N] per frame, the share of the output frame no reference shows (its own image, cut-off sides included),
+        so that the plate there is made-up fill; sampled on a `grid` (columns, rows) of points."""
+        W, H = self.size
+        xs, ys = np.meshgrid((np.arange(grid[0]) + 0.5) * W / grid[0] - 0.5,
+                             (np.arange(grid[1]) + 0.5) * H / grid[1] - 0.5)
+        pts = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])  # [3, P] output pixels
+        extents = []  # per reference: the image it has on its anchor frame's pixel grid (x0, y0, x1, y1)
+        for k in range(len(self.anchors)):
+            if self._surrounds[k] is None:
+                extents.append((-0.5, -0.5, W - 0.5, H - 0.5))
+            else:
+                image, (x0, y0) = self._surrounds[k]
+                extents.append((-x0 - 0.5, -y0 - 0.5, image.shape[1] - x0 - 0.5, image.shape[0] - y0 - 0.5))
+        n = len(self.path)
+        active = np.zeros((len(self.anchors), n), bool)  # [K, N] which references each frame blends
+        for t in range(n):
+            for k, _ in self.weights(t):
+                active[k, t] = True
+        seen = np.zeros((n, pts.shape[1]), bool)  # [N, P]
+        for start in range(0, n, 512):  # a bounded batch of frames at a time: memory flat in clip length
+            frames = slice(start, min(n, start + 512))
+            for k, (x0, y0, x1, y1) in enumerate(extents):
+                q = np.linalg.inv(self.path[frames] @ self._inv_anchor[k]) @ pts  # [B, 3, P] frame -> anchor-k view
+                x, y = q[:, 0] / q[:, 2], q[:, 1] / q[:, 2]
+                inside = (q[:, 2] > 0) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+                seen[frames] |= inside & active[k, frames, None]
+        return 1.0 - seen.mean(axis=1)
 
     def frame(self, t: int, out: np.ndarray | None = None) -> np.ndarray:
         """The plate of frame t, RGB uint8 [H, W, 3]; written into `out` (contiguous, that shape) when given."""
