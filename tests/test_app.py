@@ -23,6 +23,7 @@ def test_form_maps_onto_replace_arguments(tmp_path):
     assert args["references"] == [("a.jpg", None), ("b.jpg", "75%")]  # blank: the default anchor; '@' optional
     assert args["matte"] == "m.mp4" and args["camera"] == "pan=0.2" and args["codec"] == "prores4444"
     assert args["relight"] is False and args["stages"]["repair"] == "off" and args["stages"]["parallax"] is False
+    assert args["stages"]["reference_fit"] == "frame"
     assert replace_arguments(AppForm("fg.mp4", [("a.jpg", "")], camera_file="path.json"), tmp_path / "o.mp4")[
         "camera"] == "path.json"
     for bad, message in [(AppForm(None, [("a.jpg", "")]), "give a foreground video"),
@@ -74,12 +75,12 @@ def served(tmp_path):
 
 def _fields(fg, ref, **over):
     """The page's inputs in order (foreground, matte, matte file, screen, 3 x (reference, anchor), camera, camera
-    file, codec, preset, crf, quality, relight, despill, audio)."""
+    file, codec, preset, crf, quality, reference fit, relight, despill, audio)."""
     from gradio_client import handle_file
     values = {"fg": handle_file(str(fg)), "matte": "auto", "matte_file": None, "backing": "auto",
               "ref1": handle_file(str(ref)), "a1": "", "ref2": None, "a2": "", "ref3": None, "a3": "",
               "camera": "auto", "camera_file": None, "codec": "h264", "preset": "ultrafast", "crf": 18,
-              "quality": "full", "relight": True, "despill": True, "audio": True, **over}
+              "quality": "full", "fit": "frame", "relight": True, "despill": True, "audio": True, **over}
     return list(values.values())
 
 

@@ -4,6 +4,7 @@ import json
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -70,7 +71,6 @@ def test_opaque_foreground_is_preserved(scene, tmp_path):
     src = read_video(scene["fg"]).astype(np.float32)
     inner = scene["alpha"] == 1.0
     # erode away from the edge band: interior foreground pixels pass through (up to YUV rounding)
-    import cv2
     inner = np.stack([cv2.erode(m.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0 for m in inner])
     assert np.abs(got - src).mean(axis=-1)[inner].mean() < 1.5
 
@@ -121,6 +121,33 @@ def test_a_camera_looking_past_the_reference_is_said(scene, tmp_path):
     quiet = paistudio.replace(scene["fg"], [scene["refs"]["begin"]], tmp_path / "near.mp4", camera="pan=0.1")
     assert not any("looks past" in w for w in quiet["warnings"]) and quiet["engine"]["plate"]["fill"][
         "largest_share"] <= 0.11
+
+
+def test_ref_fit_sweep_covers_the_cameras_whole_move(tmp_path):
+    """--ref-fit sweep with a photo three frames wide and a pan of 0.6 frame widths: the photo is placed to cover
+    the 1.6-frame sweep (centred: the first frame sees its part from 0.7 W), so nothing is made up and each frame
+    is the photo seen through the camera; with more than one reference it is a named error."""
+    from paistudio.errors import ShotError
+    w, h, n = 96, 64, 12
+    frames = [textured_background(w, h, seed=t) for t in range(n)]
+    fg = write_video(tmp_path / "fg.mkv", frames, codec="ffv1", pix_fmt="bgr0")
+    matte = write_sequence(tmp_path / "matte", [np.zeros((h, w, 3), np.uint8)] * n)  # no subject: the plate
+    photo = textured_background(3 * w, h, seed=11)
+    ref = write_image(tmp_path / "wide.png", photo)
+    out = tmp_path / "o.mkv"
+    record = paistudio.replace(fg, [ref], out, matte=matte, camera="pan=0.6", codec="ffv1", relight=False,
+                               stages={"reference_fit": "sweep"})
+    plate = record["engine"]["plate"]
+    assert plate["fill"]["largest_share"] == 0.0 and plate["sweep"]["enlarged"] == 1.0
+    assert not any("looks past" in x for x in record["warnings"])
+    got = read_video(out)[..., :3].astype(float)
+    x0 = round(0.7 * w)
+    assert np.abs(got[0] - photo[:, x0:x0 + w]).max() <= 1  # the anchor frame: its part of the photo
+    shift = x0 + 0.6 * w  # the last frame looks 0.6 W further right
+    want = cv2.warpAffine(photo, np.float64([[1, 0, -shift], [0, 1, 0]]), (w, h), flags=cv2.INTER_LINEAR)
+    assert np.abs(got[-1][:, 2:-2] - want[:, 2:-2]).mean() < 1.0
+    with pytest.raises(ShotError, match="sweep takes one reference, not 2"):
+        paistudio.replace(fg, [ref, ref], tmp_path / "two.mkv", codec="ffv1", stages={"reference_fit": "sweep"})
 
 
 def test_flat_backing_one_reference_warns_static(tmp_path):

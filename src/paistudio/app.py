@@ -43,6 +43,7 @@ class AppForm:
     preset: str = "veryfast"
     crf: int = 18
     quality: str = "full"
+    reference_fit: str = "frame"  # frame | sweep (one reference covering the camera's whole move)
     relight: bool = True
     despill: bool = True
     audio: bool = True
@@ -63,7 +64,7 @@ def replace_arguments(form: AppForm, output: Path) -> dict:
     if form.codec not in CODEC_SUFFIX:
         raise InputError(f"codec must be one of {sorted(CODEC_SUFFIX)}, not '{form.codec}'")
     matte = form.matte_file if form.matte_mode == "file" else form.matte_mode
-    stages = dict(FAST_OFF) if form.quality == "fast" else {}
+    stages = {**(FAST_OFF if form.quality == "fast" else {}), "reference_fit": form.reference_fit}
     return {"foreground": form.foreground, "references": refs, "output": output, "matte": matte,
             "backing": form.backing, "camera": form.camera_file or (form.camera.strip() or "auto"), "codec": form.codec,
             "preset": form.preset, "crf": int(form.crf), "relight": bool(form.relight), "despill": bool(form.despill),
@@ -117,12 +118,12 @@ def build_app(workdir: Path):
     import gradio as gr
 
     def run(foreground, matte_mode, matte_file, backing, ref1, anchor1, ref2, anchor2, ref3, anchor3, camera,
-            camera_file, codec, preset, crf, quality, relight, despill, audio, progress=gr.Progress()):
+            camera_file, codec, preset, crf, quality, reference_fit, relight, despill, audio, progress=gr.Progress()):
         form = AppForm(foreground=foreground, references=[(ref1, anchor1 or ""), (ref2, anchor2 or ""),
                                                           (ref3, anchor3 or "")],
                        matte_mode=matte_mode, matte_file=matte_file, backing=backing, camera=camera or "auto",
                        camera_file=camera_file, codec=codec, preset=preset, crf=int(crf), quality=quality,
-                       relight=relight, despill=despill, audio=audio)
+                       reference_fit=reference_fit, relight=relight, despill=despill, audio=audio)
         try:
             out, record = render_form(form, workdir, PageProgress(progress))
         except PaiStudioError as e:
@@ -155,6 +156,8 @@ def build_app(workdir: Path):
                                                scale=2))
                 with gr.Row():
                     camera = gr.Textbox(value="auto", label="Camera", info="auto | static | pan=0.2,tilt=0,zoom=1.1")
+                    reference_fit = gr.Radio(["frame", "sweep"], value="frame", label="Reference fit",
+                                             info="sweep: one photo covers the camera's whole move")
                     camera_file = gr.File(label="Camera path file (JSON)", type="filepath", height=110)
                 with gr.Row():
                     codec = gr.Dropdown(list(CODEC_SUFFIX), value="h264", label="Codec")
@@ -173,7 +176,7 @@ def build_app(workdir: Path):
                 record = gr.Code(label="Render record (also saved beside the output)", language="json",
                                  interactive=False)
         go.click(run, inputs=[foreground, matte_mode, matte_file, backing, *refs, camera, camera_file, codec, preset,
-                              crf, quality, relight, despill, audio],
+                              crf, quality, reference_fit, relight, despill, audio],
                  outputs=[preview, download, record, summary], api_name="replace", concurrency_limit=1)
     return page
 

@@ -71,6 +71,9 @@ def replace(
     relight_direction: float = typer.Option(0.0, help="0-1: shade the subject with the plate's light direction "
                                                       "(0 = off; a creative control, it costs accuracy on DAVIS)."),
     contact_shadow: float = typer.Option(0.0, help="0-1: darken the floor under the subject's feet (0 = off)."),
+    ref_fit: str = typer.Option("frame", "--ref-fit", help="frame: a reference is what its anchor frame sees | sweep: "
+                                                           "one reference is the whole background the camera sweeps "
+                                                           "over (nothing made up; the anchor frame sees part of it)."),
     fps: Optional[str] = typer.Option(None, help="Frame rate of a frame folder, e.g. 24 or 24000/1001."),
     lut: Optional[Path] = typer.Option(None, help="A .cube LUT (1D or 3D) for the foreground's colour, applied on "
                                                   "decode: camera log (S-Log3, LogC, V-Log) to Rec.709, or a look."),
@@ -90,7 +93,7 @@ def replace(
                                         edge_blur=_switch("edge-blur", edge_blur), light_wrap=light_wrap,
                                         grain=_switch("grain", grain), parallax=_switch("parallax", parallax),
                                         relight_direction=relight_direction, contact_shadow=contact_shadow,
-                                        fade=_switch("fade", fade)),
+                                        fade=_switch("fade", fade), reference_fit=ref_fit),
                          fps=_fps(fps), lut=lut, crf=crf, preset=preset, prompt=_prompt(prompt),
                          dit={"model": str(model) if model else None, "steps": steps, "guidance": guidance,
                               "sampler": sampler, "seed": seed, "paste_back": _switch("paste-back", paste_back)},

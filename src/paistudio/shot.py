@@ -22,6 +22,7 @@ MAX_REFERENCES = 3
 ENGINES = ("composite", "dit")
 MATTE_MODES = ("auto", "key", "file", "alpha", "segment")
 STAGE_MODES = ("auto", "on", "off")  # repair, complete: auto applies to the mattes that need it
+REFERENCE_FITS = ("frame", "sweep")  # stages.reference_fit
 BACKINGS = ("auto", "green", "blue")
 CAMERA_MODES = ("auto", "static", "file", "moves")
 CODECS = ("h264", "hevc", "prores422hq", "dnxhr", "prores4444", "ffv1", "png", "dpx", "exr")
@@ -198,6 +199,9 @@ class Stages:
     grain: bool = False  # give a subject cleaner than the plate the plate's grain (it changes opaque pixels)
     relight_direction: float = 0.0  # share of the plate's light slope shaded onto the subject (0 = off)
     contact_shadow: float = 0.0  # darkening of the floor under the subject's base (0 = off, 1 = black)
+    reference_fit: str = "frame"  # frame: a reference is what its anchor frame sees (cover-fitted to the frame) |
+    #                               sweep: one reference is the whole background the camera sweeps over, scaled to
+    #                               cover every frame's view (its anchor frame then sees a part of it)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Stages":
@@ -265,6 +269,10 @@ class Shot:
         _choice("stages.engine", self.stages.engine, ENGINES)
         _choice("stages.repair", self.stages.repair, STAGE_MODES)
         _choice("stages.complete", self.stages.complete, STAGE_MODES)
+        _choice("stages.reference_fit", self.stages.reference_fit, REFERENCE_FITS)
+        if self.stages.reference_fit == "sweep" and len(self.references) != 1:
+            raise ShotError("stages.reference_fit", f"sweep takes one reference, not {len(self.references)}: with "
+                            "several, each is the view at its anchor (use frame)")
         for name in ("relight_direction", "contact_shadow", "light_wrap"):
             if not 0.0 <= getattr(self.stages, name) <= 1.0:
                 raise ShotError(f"stages.{name}", "must be between 0 and 1 (0 = off)")

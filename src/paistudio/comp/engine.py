@@ -17,6 +17,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..io.images import cover
 from ..io.pipeline import prefetch
 from ..io.video import read_chunks
 from ..progress import Progress
@@ -27,7 +28,7 @@ from .fade import apply_gain
 from .edges import MIN_EDGE_BLUR, EdgeSettings, edge_softness, grain_level, harmonize_edges, refine_alpha
 from .harmonize import composite, foreground_layer, unmix_foreground
 from .matte import MatteSource, open_matte
-from .plate import PlateRenderer
+from .plate import PlateRenderer, sweep_box
 from .relight import LightSample, Relighter, RelightSettings
 from .repair import MatteRepairer
 from .shadow import contact_shadow
@@ -98,6 +99,8 @@ def _nobody_warning(mode: str, analysis: Analysis) -> list[str]:
 
 
 FILL_WARNING = 0.25  # a plate made up in more than this share of some frame gets a warning
+SWEEP_REACH = 1.5  # --ref-fit sweep covers the camera's views at most this many frame sizes past the anchor frame
+SOFT_SWEEP = 1.5  # ... and warns when that enlarges the reference more than this (it will look soft)
 
 
 def _fill_warning(filled: np.ndarray, n_refs: int) -> str:
@@ -132,6 +135,7 @@ class CompositeEngine:
         self.plate_stats: dict[str, float] = {}  # the references' blur and grain, measured once per shot
         self.fades: np.ndarray | None = None  # [N] a keyed screen's brightness per frame where it is faded, else 1
         self.plate_fill: dict = {}  # how much of the frames the plate had to make up (`PlateRenderer.filled_shares`)
+        self.sweep: dict = {}  # `reference_fit = sweep`: the camera's sweep box and how much the reference was enlarged
         self.timings: dict[str, float] = {}
 
     def prepare(self, progress: Progress) -> None:
@@ -155,8 +159,11 @@ class CompositeEngine:
         self.camera = choose_camera(shot.camera, job.info.n_frames, size, self.analysis, job.refs, job.anchors)
         job.warnings.extend(self.camera.warnings)
         clock.lap("camera_s")
-        self.plate = PlateRenderer(job.refs, job.anchors, self.camera.homographies, size,
-                                   parallax=shot.stages.parallax, surrounds=job.ref_surrounds or None)
+        refs, surrounds, margin = job.refs, job.ref_surrounds or None, None
+        if shot.stages.reference_fit == "sweep":
+            refs, surrounds, margin = self._swept_reference()
+        self.plate = PlateRenderer(refs, job.anchors, self.camera.homographies, size, parallax=shot.stages.parallax,
+                                   surrounds=surrounds, margin=margin)
         filled = self.plate.filled_shares()
         self.plate_fill = {"frames_over_10pct": int((filled > 0.1).sum()),
                            "largest_share": round(float(filled.max()), 3)}
@@ -185,6 +192,29 @@ class CompositeEngine:
         edge_blur = st.edge_blur and self.plate_stats.get("blur_sigma", 0.0) >= MIN_EDGE_BLUR
         self.edges = EdgeSettings(light_wrap=st.light_wrap, grain=st.grain, edge_blur=edge_blur)
         clock.lap("stage_setup_s")
+
+    def _swept_reference(self) -> tuple[list[np.ndarray], list, tuple[int, int]]:
+        """`stages.reference_fit = sweep`: the one reference scaled to cover every frame's view along the camera
+        path (at most SWEEP_REACH frames past the anchor frame on each side), the anchor frame seeing its part of
+        it. Returns the fitted reference, its surround and the canvas margin the plate needs for it."""
+        job = self.job
+        W, H = job.info.width, job.info.height
+        x0, y0, x1, y1 = sweep_box(self.camera.homographies, job.anchors[0], (W, H))
+        reach_x, reach_y = SWEEP_REACH * W, SWEEP_REACH * H
+        x0, y0 = max(min(x0, -0.5), -0.5 - reach_x), max(min(y0, -0.5), -0.5 - reach_y)
+        x1, y1 = min(max(x1, W - 0.5), W - 0.5 + reach_x), min(max(y1, H - 0.5), H - 0.5 + reach_y)
+        box = (int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0)))
+        original = job.ref_originals[0]
+        image, (bx, by) = cover(original, box, float(job.info.pixel_aspect))
+        fx, fy = bx + int(round(-0.5 - x0)), by + int(round(-0.5 - y0))  # the anchor frame's view in the image
+        ref = np.ascontiguousarray(image[fy:fy + H, fx:fx + W])
+        enlarged = max(box[0] * float(job.info.pixel_aspect) / original.shape[1], box[1] / original.shape[0])
+        self.sweep = {"box": [round(v, 1) for v in (x0, y0, x1, y1)], "enlarged": round(enlarged, 2)}
+        if enlarged > SOFT_SWEEP:
+            job.warnings.append(f"--ref-fit sweep enlarged the reference {enlarged:.1f}x to cover the camera's "
+                                f"{box[0]}x{box[1]} sweep, so the background will look soft; give a larger image")
+        margin = (int(np.ceil(max(-0.5 - x0, x1 - W + 0.5))) + 2, int(np.ceil(max(-0.5 - y0, y1 - H + 0.5))) + 2)
+        return [ref], [(image, (fx, fy))], margin
 
     def _light_samples(self) -> list[LightSample | None]:
         """Pair each frame's foreground colour with the plate's colour around it (both linear, low res)."""
@@ -345,6 +375,8 @@ class CompositeEngine:
             d["complete"] = self.completer.summary()
         if self.plate_stats or self.plate_fill:
             d["plate"] = {**{k: round(v, 3) for k, v in self.plate_stats.items()}, "fill": self.plate_fill}
+            if self.sweep:
+                d["plate"]["sweep"] = self.sweep
         if self.plate is not None and self.plate.parallax is not None:
             p = self.plate.parallax
             d["parallax"] = {"residual_px": p.residuals, "pairs_with_flow": sum(f is not None for f in p.fields)}

@@ -58,20 +58,33 @@ def _smooth_field(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return fill
 
 
+def sweep_box(path: np.ndarray, anchor: int, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The bounding box (x0, y0, x1, y1), in the anchor frame's pixels, of every frame's view: what one reference
+    must show for the camera never to look past it. `path` [N, 3, 3] frame-0 background -> frame t."""
+    W, H = size
+    corners = np.array([[-0.5, -0.5, 1], [W - 0.5, -0.5, 1], [-0.5, H - 0.5, 1], [W - 0.5, H - 0.5, 1]]).T  # [3, 4]
+    to_anchor = np.linalg.inv(np.asarray(path) @ np.linalg.inv(path[anchor]))  # [N, 3, 3] frame t -> anchor view
+    q = to_anchor @ corners  # [N, 3, 4]
+    x, y = (q[:, 0] / q[:, 2]).ravel(), (q[:, 1] / q[:, 2]).ravel()
+    return float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+
 class PlateRenderer:
     """Per-frame background plates from 1-3 anchored references and a camera path.
 
     refs: RGB uint8 [H, W, 3], already fitted to `size` = (W, H); anchors: increasing frame indices, one
     per reference; path: [N, 3, 3] frame-0 background -> frame t. `surrounds`: per reference, the whole image
     scaled as for the crop and where the crop starts in it (`io.images.cover`), or None; it fills the margin
-    first. `reveal_fill=False` skips the canvas extension: regions no reference covers stay black (to inspect
+    first. `margin` (x, y): the canvas border in pixels, when more than MARGIN of the frame is needed (a sweep-fitted
+    reference). `reveal_fill=False` skips the canvas extension: regions no reference covers stay black (to inspect
     coverage). `parallax=True` measures the residual flow between neighbouring references (`comp.parallax`) and,
     where the scene is not planar, moves each reference along it between anchors.
     """
 
     def __init__(self, refs: list[np.ndarray], anchors: list[int], path: np.ndarray, size: tuple[int, int],
                  reveal_fill: bool = True, parallax: bool = False,
-                 surrounds: list[tuple[np.ndarray, tuple[int, int]] | None] | None = None):
+                 surrounds: list[tuple[np.ndarray, tuple[int, int]] | None] | None = None,
+                 margin: tuple[int, int] | None = None):
         W, H = size
         path = np.asarray(path, np.float64)
         if not refs or len(refs) != len(anchors):
@@ -86,7 +99,10 @@ class PlateRenderer:
         self.anchors = [int(a) for a in anchors]  # frame each reference depicts
         self.path = path  # [N, 3, 3] frame-0 background -> frame t
         self.reveal_fill = reveal_fill  # extend references past their edges (else black there)
-        self.margin = (round(MARGIN * W), round(MARGIN * H)) if reveal_fill else (0, 0)  # canvas border (x, y)
+        default = (round(MARGIN * W), round(MARGIN * H))
+        self.margin = (max(margin[0], default[0]), max(margin[1], default[1])) if margin else default  # canvas border
+        if not reveal_fill:
+            self.margin = (0, 0)
         self._inv_anchor = [np.linalg.inv(path[a]) for a in self.anchors]  # frame a_k -> frame-0 background
         self._surrounds = list(surrounds) if surrounds is not None else [None] * len(refs)
         if len(self._surrounds) != len(refs):
