@@ -116,6 +116,7 @@ def test_a_camera_looking_past_the_reference_is_said(scene, tmp_path):
     fill = record["engine"]["plate"]["fill"]
     assert abs(fill["largest_share"] - 0.6) <= 0.04 and fill["frames_over_10pct"] > N // 2, fill
     said = f"frames (up to {fill['largest_share']:.0%} of the frame), where the background is made-up fill"
+    assert any(w.endswith("or --ref-fit sweep (the photo then covers the whole move)") for w in record["warnings"])
     assert any(w.startswith("the camera looks past the reference in ") and said in w
                for w in record["warnings"]), record["warnings"]
     quiet = paistudio.replace(scene["fg"], [scene["refs"]["begin"]], tmp_path / "near.mp4", camera="pan=0.1")

@@ -106,6 +106,8 @@ SOFT_SWEEP = 1.5  # ... and warns when that enlarges the reference more than thi
 def _fill_warning(filled: np.ndarray, n_refs: int) -> str:
     """The camera looks past every reference: those parts of the plate are extension (mirror, blur, colour)."""
     more = "another reference where the camera goes" if n_refs < 3 else "references placed where the camera goes"
+    if n_refs == 1:
+        more += ", or --ref-fit sweep (the photo then covers the whole move)"
     return (f"the camera looks past the reference{'s' if n_refs > 1 else ''} in {int((filled > 0.1).sum())} of "
             f"{len(filled)} frames (up to {filled.max():.0%} of the frame), where the background is made-up fill "
             f"(mirrored, blurred, then plain colour); give a wider reference (its cut-off sides are used) or {more}")
