@@ -119,9 +119,13 @@ def test_a_camera_looking_past_the_reference_is_said(scene, tmp_path):
     assert any(w.endswith("or --ref-fit sweep (the photo then covers the whole move)") for w in record["warnings"])
     assert any(w.startswith("the camera looks past the reference in ") and said in w
                for w in record["warnings"]), record["warnings"]
+    zoomed = paistudio.replace(scene["fg"], [scene["refs"]["begin"]], tmp_path / "zoom.mp4", camera="zoom=4")
+    assert zoomed["engine"]["plate"]["fill"]["scale_range"] == [1.0, 4.0]
+    enlarged = f"the camera path enlarges the reference 4.0x at frame {N - 1}:"
+    assert any(w.startswith(enlarged) for w in zoomed["warnings"])
     quiet = paistudio.replace(scene["fg"], [scene["refs"]["begin"]], tmp_path / "near.mp4", camera="pan=0.1")
-    assert not any("looks past" in w for w in quiet["warnings"]) and quiet["engine"]["plate"]["fill"][
-        "largest_share"] <= 0.11
+    assert not any("looks past" in w or "camera path" in w for w in quiet["warnings"])
+    assert quiet["engine"]["plate"]["fill"]["largest_share"] <= 0.11
 
 
 def test_ref_fit_sweep_covers_the_cameras_whole_move(tmp_path):

@@ -185,3 +185,12 @@ def test_filled_shares_measure_how_much_of_a_frame_no_reference_shows():
     assert wide.filled_shares(grid=(20, 10)).max() == 0.0
     pair = PlateRenderer([ref, ref], [0, N - 1], path, (W, H)).filled_shares(grid=(20, 10))  # coverage only
     assert pair.max() == 0.0  # each end sits at its own reference; between, the two together show it all
+
+
+def test_magnifications_say_how_much_the_plate_scales_the_reference():
+    from paistudio.comp.path import simple_moves
+    ref = textured_background(W, H, seed=2)
+    zoom = PlateRenderer([ref], [0], simple_moves(N, W, H, zoom=2.0), (W, H)).magnifications()
+    assert zoom[0] == pytest.approx(1.0) and zoom[-1] == pytest.approx(2.0) and np.all(np.diff(zoom) > 0)
+    pan = PlateRenderer([ref], [0], simple_moves(N, W, H, pan=0.5), (W, H)).magnifications()
+    assert np.allclose(pan, 1.0)

@@ -99,6 +99,7 @@ def _nobody_warning(mode: str, analysis: Analysis) -> list[str]:
 
 
 FILL_WARNING = 0.25  # a plate made up in more than this share of some frame gets a warning
+STRETCH_WARNING = 3.0  # ... and one that enlarges or shrinks a reference more than this at some frame's centre
 SWEEP_REACH = 1.5  # --ref-fit sweep covers the camera's views at most this many frame sizes past the anchor frame
 SOFT_SWEEP = 1.5  # ... and warns when that enlarges the reference more than this (it will look soft)
 
@@ -171,6 +172,16 @@ class CompositeEngine:
                            "largest_share": round(float(filled.max()), 3)}
         if filled.max() > FILL_WARNING:
             job.warnings.append(_fill_warning(filled, len(job.refs)))
+        scale = self.plate.magnifications()
+        stretch = np.maximum(scale, 1.0 / scale)  # [N] how far from pixel for pixel, either way
+        self.plate_fill["scale_range"] = [round(float(scale.min()), 2), round(float(scale.max()), 2)]
+        if stretch.max() > STRETCH_WARNING:
+            t = int(np.argmax(stretch))
+            how = "enlarges" if scale[t] > 1 else "shrinks"
+            job.warnings.append(f"the camera path {how} the reference {stretch[t]:.1f}x at frame {t}: the camera moves "
+                                "further from the reference's view than one homography follows well, so the "
+                                "background there is distorted; give a reference nearer those frames, or check the "
+                                "path (NAME.camera.json)")
         clock.lap("plate_setup_s")
         if shot.stages.relight and self.analysis is not None:
             self.relighter = Relighter(RelightSettings(direction=shot.stages.relight_direction))

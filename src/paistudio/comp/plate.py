@@ -157,6 +157,22 @@ class PlateRenderer:
                 seen[frames] |= inside & active[k, frames, None]
         return 1.0 - seen.mean(axis=1)
 
+    def magnifications(self) -> np.ndarray:
+        """[N] per frame, how much the plate scales its nearest reference at the frame's centre (1: pixel for pixel;
+        2: one reference pixel spreads over two frame pixels each way, so it looks soft; 0.5: the camera sees twice
+        the reference's extent each way, as when it looks along the reference's plane towards its horizon)."""
+        W, H = self.size
+        c = np.array([[W / 2 - 0.5, H / 2 - 0.5, 1], [W / 2 + 0.5, H / 2 - 0.5, 1], [W / 2 - 0.5, H / 2 + 0.5, 1]]).T
+        nearest = [max(self.weights(t), key=lambda kw: kw[1])[0] for t in range(len(self.path))]
+        out = np.empty(len(self.path))
+        for k in set(nearest):
+            frames = np.flatnonzero(np.array(nearest) == k)
+            q = np.linalg.inv(self.path[frames] @ self._inv_anchor[k]) @ c  # [F, 3, 3] frame -> anchor-k view
+            x, y = q[:, 0] / q[:, 2], q[:, 1] / q[:, 2]  # [F, 3]
+            area = np.abs((x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0]))
+            out[frames] = 1.0 / np.sqrt(np.maximum(area, 1e-12))  # reference pixels under one frame pixel
+        return out
+
     def frame(self, t: int, out: np.ndarray | None = None) -> np.ndarray:
         """The plate of frame t, RGB uint8 [H, W, 3]; written into `out` (contiguous, that shape) when given."""
         return self._render(t, self.size, self.canvases, np.eye(3), None, out)
