@@ -17,7 +17,6 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..io.images import cover
 from ..io.pipeline import prefetch
 from ..io.video import read_chunks
 from ..progress import Progress
@@ -28,7 +27,8 @@ from .fade import apply_gain
 from .edges import MIN_EDGE_BLUR, EdgeSettings, edge_softness, grain_level, harmonize_edges, refine_alpha
 from .harmonize import composite, foreground_layer, unmix_foreground
 from .matte import MatteSource, open_matte
-from .plate import PlateRenderer, sweep_box
+from .plate import PlateRenderer
+from .reach import fit_to_sweep, reach_report
 from .relight import LightSample, Relighter, RelightSettings
 from .repair import MatteRepairer
 from .shadow import contact_shadow
@@ -98,22 +98,6 @@ def _nobody_warning(mode: str, analysis: Analysis) -> list[str]:
             "alone; it segments people only: give --matte FILE for other subjects"]
 
 
-FILL_WARNING = 0.25  # a plate made up in more than this share of some frame gets a warning
-STRETCH_WARNING = 3.0  # ... and one that enlarges or shrinks a reference more than this at some frame's centre
-SWEEP_REACH = 1.5  # --ref-fit sweep covers the camera's views at most this many frame sizes past the anchor frame
-SOFT_SWEEP = 1.5  # ... and warns when that enlarges the reference more than this (it will look soft)
-
-
-def _fill_warning(filled: np.ndarray, n_refs: int) -> str:
-    """The camera looks past every reference: those parts of the plate are extension (mirror, blur, colour)."""
-    more = "another reference where the camera goes" if n_refs < 3 else "references placed where the camera goes"
-    if n_refs == 1:
-        more += ", or --ref-fit sweep (the photo then covers the whole move)"
-    return (f"the camera looks past the reference{'s' if n_refs > 1 else ''} in {int((filled > 0.1).sum())} of "
-            f"{len(filled)} frames (up to {filled.max():.0%} of the frame), where the background is made-up fill "
-            f"(mirrored, blurred, then plain colour); give a wider reference (its cut-off sides are used) or {more}")
-
-
 def _fade_warning(fades: np.ndarray) -> str:
     faded = fades < 1.0
     return (f"the screen is darker in {int(faded.sum())} of {len(fades)} frames (a fade or an exposure dip, down to "
@@ -137,7 +121,7 @@ class CompositeEngine:
         self.edges = EdgeSettings()  # the edge stages after unmixing (refinement runs before it, see _frame)
         self.plate_stats: dict[str, float] = {}  # the references' blur and grain, measured once per shot
         self.fades: np.ndarray | None = None  # [N] a keyed screen's brightness per frame where it is faded, else 1
-        self.plate_fill: dict = {}  # how much of the frames the plate had to make up (`PlateRenderer.filled_shares`)
+        self.plate_fill: dict = {}  # how much of the frames the plate made up, how it scales them (`comp.reach`)
         self.sweep: dict = {}  # `reference_fit = sweep`: the camera's sweep box and how much the reference was enlarged
         self.timings: dict[str, float] = {}
 
@@ -164,24 +148,15 @@ class CompositeEngine:
         clock.lap("camera_s")
         refs, surrounds, margin = job.refs, job.ref_surrounds or None, None
         if shot.stages.reference_fit == "sweep":
-            refs, surrounds, margin = self._swept_reference()
+            swept = fit_to_sweep(job.ref_originals[0], self.camera.homographies, job.anchors[0], size,
+                                 float(job.info.pixel_aspect))
+            refs, surrounds, margin = [swept.ref], [swept.surround], swept.margin
+            self.sweep = swept.describe()
+            job.warnings.extend(swept.warnings())
         self.plate = PlateRenderer(refs, job.anchors, self.camera.homographies, size, parallax=shot.stages.parallax,
                                    surrounds=surrounds, margin=margin)
-        filled = self.plate.filled_shares()
-        self.plate_fill = {"frames_over_10pct": int((filled > 0.1).sum()),
-                           "largest_share": round(float(filled.max()), 3)}
-        if filled.max() > FILL_WARNING:
-            job.warnings.append(_fill_warning(filled, len(job.refs)))
-        scale = self.plate.magnifications()
-        stretch = np.maximum(scale, 1.0 / scale)  # [N] how far from pixel for pixel, either way
-        self.plate_fill["scale_range"] = [round(float(scale.min()), 2), round(float(scale.max()), 2)]
-        if stretch.max() > STRETCH_WARNING:
-            t = int(np.argmax(stretch))
-            how = "enlarges" if scale[t] > 1 else "shrinks"
-            job.warnings.append(f"the camera path {how} the reference {stretch[t]:.1f}x at frame {t}: the camera moves "
-                                "further from the reference's view than one homography follows well, so the "
-                                "background there is distorted; give a reference nearer those frames, or check the "
-                                "path (NAME.camera.json)")
+        self.plate_fill, warnings = reach_report(self.plate, len(refs))
+        job.warnings.extend(warnings)
         clock.lap("plate_setup_s")
         if shot.stages.relight and self.analysis is not None:
             self.relighter = Relighter(RelightSettings(direction=shot.stages.relight_direction))
@@ -199,35 +174,12 @@ class CompositeEngine:
         # a key's edges are already solved by the keyer's two-colour model (the guided filter costs fg MSE there)
         self.refine = st.refine and self.matte.mode == "segment"
         if st.grain or st.edge_blur:  # one measurement per shot (a per-frame estimate would flicker)
-            self.plate_stats = {"blur_sigma": float(np.mean([edge_softness(r) for r in job.refs])),
-                                "grain_sigma": float(np.mean([grain_level(r) for r in job.refs]))}
+            self.plate_stats = {"blur_sigma": float(np.mean([edge_softness(r) for r in refs])),
+                                "grain_sigma": float(np.mean([grain_level(r) for r in refs]))}
         # a plate sharper than MIN_EDGE_BLUR cannot ask for a softer matte: skip the per-frame estimate
         edge_blur = st.edge_blur and self.plate_stats.get("blur_sigma", 0.0) >= MIN_EDGE_BLUR
         self.edges = EdgeSettings(light_wrap=st.light_wrap, grain=st.grain, edge_blur=edge_blur)
         clock.lap("stage_setup_s")
-
-    def _swept_reference(self) -> tuple[list[np.ndarray], list, tuple[int, int]]:
-        """`stages.reference_fit = sweep`: the one reference scaled to cover every frame's view along the camera
-        path (at most SWEEP_REACH frames past the anchor frame on each side), the anchor frame seeing its part of
-        it. Returns the fitted reference, its surround and the canvas margin the plate needs for it."""
-        job = self.job
-        W, H = job.info.width, job.info.height
-        x0, y0, x1, y1 = sweep_box(self.camera.homographies, job.anchors[0], (W, H))
-        reach_x, reach_y = SWEEP_REACH * W, SWEEP_REACH * H
-        x0, y0 = max(min(x0, -0.5), -0.5 - reach_x), max(min(y0, -0.5), -0.5 - reach_y)
-        x1, y1 = min(max(x1, W - 0.5), W - 0.5 + reach_x), min(max(y1, H - 0.5), H - 0.5 + reach_y)
-        box = (int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0)))
-        original = job.ref_originals[0]
-        image, (bx, by) = cover(original, box, float(job.info.pixel_aspect))
-        fx, fy = bx + int(round(-0.5 - x0)), by + int(round(-0.5 - y0))  # the anchor frame's view in the image
-        ref = np.ascontiguousarray(image[fy:fy + H, fx:fx + W])
-        enlarged = max(box[0] * float(job.info.pixel_aspect) / original.shape[1], box[1] / original.shape[0])
-        self.sweep = {"box": [round(v, 1) for v in (x0, y0, x1, y1)], "enlarged": round(enlarged, 2)}
-        if enlarged > SOFT_SWEEP:
-            job.warnings.append(f"--ref-fit sweep enlarged the reference {enlarged:.1f}x to cover the camera's "
-                                f"{box[0]}x{box[1]} sweep, so the background will look soft; give a larger image")
-        margin = (int(np.ceil(max(-0.5 - x0, x1 - W + 0.5))) + 2, int(np.ceil(max(-0.5 - y0, y1 - H + 0.5))) + 2)
-        return [ref], [(image, (fx, fy))], margin
 
     def _light_samples(self) -> list[LightSample | None]:
         """Pair each frame's foreground colour with the plate's colour around it (both linear, low res)."""

@@ -58,17 +58,6 @@ def _smooth_field(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return fill
 
 
-def sweep_box(path: np.ndarray, anchor: int, size: tuple[int, int]) -> tuple[float, float, float, float]:
-    """The bounding box (x0, y0, x1, y1), in the anchor frame's pixels, of every frame's view: what one reference
-    must show for the camera never to look past it. `path` [N, 3, 3] frame-0 background -> frame t."""
-    W, H = size
-    corners = np.array([[-0.5, -0.5, 1], [W - 0.5, -0.5, 1], [-0.5, H - 0.5, 1], [W - 0.5, H - 0.5, 1]]).T  # [3, 4]
-    to_anchor = np.linalg.inv(np.asarray(path) @ np.linalg.inv(path[anchor]))  # [N, 3, 3] frame t -> anchor view
-    q = to_anchor @ corners  # [N, 3, 4]
-    x, y = (q[:, 0] / q[:, 2]).ravel(), (q[:, 1] / q[:, 2]).ravel()
-    return float(x.min()), float(y.min()), float(x.max()), float(y.max())
-
-
 class PlateRenderer:
     """Per-frame background plates from 1-3 anchored references and a camera path.
 
