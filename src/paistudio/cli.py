@@ -134,6 +134,7 @@ def web_app(host: str = typer.Option("127.0.0.1", help="Address to serve on (127
             workdir: Optional[Path] = typer.Option(None, help="Folder for the renders (default: a paistudio-app "
                                                                "folder in the system's temporary directory).")):
     """Serve the local web app: the replace form in a browser, with progress, preview and the render record."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: it reads it then
     try:
         import gradio  # noqa: F401
     except ImportError:
