@@ -258,3 +258,36 @@ def test_solved_camera_move_with_a_background_plane(tmp_path):
 def test_solved_camera_errors_name_the_problem(tmp_path, frames, top, message):
     with pytest.raises(ShotError, match=message):
         load_path(_cameras_file(tmp_path, frames, **top), 2)
+
+
+def test_a_track_that_loses_the_texture_for_a_while_is_still_used(marker_clip):
+    """Frames 16-27 of 40 lose the markers (a camera whipping into a plain sky): the track is not reliable (70 %
+    followed), yet the camera is taken from it rather than left static, with the untracked frames named; the
+    frames tracked before the gap still follow the true camera."""
+    from paistudio.comp.analysis import Analysis
+    from paistudio.comp.camera import choose_camera
+    from paistudio.shot import CameraSpec
+    frames, alpha, path = marker_clip
+    flat, *_ = green_screen_clip(N, W, H, markers=False, path=path)
+    gap = slice(16, 28)
+    spliced = frames.copy()
+    spliced[gap] = flat[gap]
+    result = track(spliced, alpha)
+    assert not result.reliable
+    nan = np.full((N, 3), np.nan)
+    analysis = Analysis(1.0, result, nan, nan, np.full((N, 4), -1))
+    choice = choose_camera(CameraSpec(), N, (W, H), analysis, [textured_background(W, H)], [0])
+    assert choice.source == "tracked-backing-partly"
+    untracked = choice.details["tracked"]["untracked_frames"]
+    assert len(untracked) == 1 and untracked[0].startswith("16-")
+    assert any("where the texture was lost (frames 16-" in w for w in choice.warnings)
+    assert corner_error(choice.homographies[:16], path[:16]) < 1.0
+    lost = result.inliers.copy()
+    lost[1:30] = 0  # most of the clip untracked: static after all
+    nothing = Analysis(1.0, type(result)(result.homographies, lost, False), nan, nan, np.full((N, 4), -1))
+    assert choose_camera(CameraSpec(), N, (W, H), nothing, [textured_background(W, H)], [0]).source == "static"
+
+
+def test_untracked_frames_are_named_as_ranges():
+    from paistudio.comp.camera import _spans
+    assert _spans(np.array([3, 4, 5, 9, 11, 12])) == ["3-5", "9", "11-12"] and _spans(np.array([], int)) == []
