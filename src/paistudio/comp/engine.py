@@ -4,8 +4,7 @@ analysis (low res: screen brightness, matte, camera tracking, light statistics) 
 (+ parallax flow) → relight plan, then the render pass streams full-resolution chunks: a faded frame brought to
 the screen's level → alpha → matte repair → matte completion (plain footage) → refinement → unmix/despill
 edges → relight → edge blur, light wrap, grain → contact shadow → composite in linear light over the plate →
-the fade put back. Each stage is a small module in `paistudio.comp`; this file
-only wires them.
+the fade put back. Each stage is a small module in `paistudio.comp`; this file only wires them.
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ from ..progress import Progress
 from .analysis import Analysis, analyse
 from .camera import CameraChoice, choose_camera
 from .complete import MatteCompleter
-from .fade import apply_gain
 from .edges import MIN_EDGE_BLUR, EdgeSettings, edge_softness, grain_level, harmonize_edges, refine_alpha
+from .fade import apply_gain
 from .harmonize import composite, foreground_layer, unmix_foreground
 from .matte import MatteSource, open_matte
 from .plate import PlateRenderer
