@@ -112,6 +112,39 @@ def test_dpx_and_exr_sequences_for_the_compositor(tmp_path):
     assert any(w.startswith("a DPX sequence carries no audio") for w in record["warnings"])
 
 
+def test_exr_layers_for_the_compositor(tmp_path):
+    """--layers-codec exr: the foreground premultiplied in linear light (RGBA), the matte as coverage (Y) and the
+    plate in linear light, each matching the PNG layers of the same render within half-float precision."""
+    from paistudio.comp.colour import SRGB_TO_LINEAR
+    from paistudio.io.images import _half_planes
+    frames, *_ = green_screen_clip(3, 64, 48, seed=2)
+    fg = write_video(tmp_path / "fg.mkv", frames, codec="ffv1", pix_fmt="bgr0")
+    ref = write_image(tmp_path / "r.png", textured_background(64, 48))
+    for codec in ("png", "exr"):
+        paistudio.replace(fg, [ref], tmp_path / f"{codec}.mp4", camera="static", layers=tmp_path / codec,
+                          layers_codec=codec)
+
+    def exr(path):
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0))
+            return frame.format.name, _half_planes(frame)
+
+    for i in range(3):
+        png_fg = np.concatenate(list(read_chunks(probe(tmp_path / "png" / "foreground"))))[i]  # [H, W, 4] straight
+        fmt, got = exr(tmp_path / "exr" / "foreground" / f"{i:05d}.exr")
+        a = png_fg[..., 3:] / 255.0
+        assert fmt.startswith("gbrapf16") and np.abs(got[..., 3:] - a).max() <= 2 ** -11
+        assert np.abs(got[..., :3] - SRGB_TO_LINEAR[png_fg[..., :3]] * a).max() <= 2 ** -10  # premultiplied
+        fmt, matte = exr(tmp_path / "exr" / "alpha" / f"{i:05d}.exr")
+        png_alpha = np.concatenate(list(read_chunks(probe(tmp_path / "png" / "alpha"))))[i, ..., 0]
+        assert fmt.startswith("grayf16") and np.abs(matte - png_alpha / 255.0).max() <= 2 ** -11
+        fmt, plate = exr(tmp_path / "exr" / "background" / f"{i:05d}.exr")
+        png_plate = np.concatenate(list(read_chunks(probe(tmp_path / "png" / "background"))))[i, ..., :3]
+        assert np.abs(plate - SRGB_TO_LINEAR[png_plate]).max() <= 2 ** -11
+    with pytest.raises(paistudio.errors.ShotError, match="layers_codec"):
+        paistudio.replace(fg, [ref], tmp_path / "x.mp4", layers=tmp_path / "x", layers_codec="tiff")
+
+
 def test_every_audio_track_is_copied(tmp_path):
     """Camera originals carry several mono tracks: all of them are passed through, each packet unchanged."""
     frames, *_ = green_screen_clip(12, 128, 80, seed=4)

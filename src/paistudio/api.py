@@ -18,7 +18,8 @@ def render(shot: Shot, progress: Progress | None = None) -> dict:
 
 def replace(foreground: str | Path, references: Sequence[str | Path | tuple], output: str | Path, *,
             matte: str | Path | None = None, backing: str = "auto", camera: str = "auto",
-            codec: str = "h264", layers: str | Path | None = None, overwrite: bool = False, audio: bool = True,
+            codec: str = "h264", layers: str | Path | None = None, layers_codec: str = "png",
+            overwrite: bool = False, audio: bool = True,
             engine: str = "composite", relight: bool = True, despill: bool = True, fps: Fraction | None = None,
             crf: int = 18, preset: str = "veryfast", prompt: dict | None = None, dit: dict | None = None,
             stages: dict | None = None, lut: str | Path | None = None, progress: Progress | None = None) -> dict:
@@ -46,8 +47,8 @@ def replace(foreground: str | Path, references: Sequence[str | Path | tuple], ou
     shot = Shot(
         foreground=Source(str(foreground), fps, str(lut) if lut else None),
         references=refs,
-        output=OutputSpec(str(output), codec=codec, layers=str(layers) if layers else None, overwrite=overwrite,
-                          audio=audio, crf=crf, preset=preset),
+        output=OutputSpec(str(output), codec=codec, layers=str(layers) if layers else None, layers_codec=layers_codec,
+                          overwrite=overwrite, audio=audio, crf=crf, preset=preset),
         matte=matte_spec,
         camera=CameraSpec.parse(str(camera)),
         prompt=StructuredPrompt(**(prompt or {})),

@@ -41,6 +41,8 @@ def replace(
     codec: str = typer.Option("h264", help="h264 | hevc | prores422hq | dnxhr | prores4444 | ffv1 | png | dpx "
                                            "(10-bit) | exr (half, linear); alpha kept in prores4444, ffv1, png."),
     layers: Optional[Path] = typer.Option(None, help="Also write foreground RGBA, alpha and plate PNGs into this folder."),
+    layers_codec: str = typer.Option("png", "--layers-codec", help="png | exr: the layers as PNGs, or as half-float "
+                                                                   "linear EXRs (the foreground premultiplied)."),
     engine: str = typer.Option("composite", help="composite (CPU, no weights) | dit (diffusion model, needs --model)."),
     model: Optional[Path] = typer.Option(None, help="dit: a paistudio checkpoint folder or a local diffusers Wan folder."),
     steps: int = typer.Option(30, help="dit: denoising steps."),
@@ -86,7 +88,8 @@ def replace(
     """Replace the background of FOREGROUND with 1-3 anchored reference images."""
     from . import api
     record = api.replace(foreground, ref, output, matte=matte, backing=backing, camera=camera, codec=codec,
-                         layers=layers, overwrite=overwrite, audio=not no_audio, engine=engine,
+                         layers=layers, layers_codec=layers_codec, overwrite=overwrite, audio=not no_audio,
+                         engine=engine,
                          relight=_switch("relight", relight), despill=_switch("despill", despill),
                          stages=_stages(quality, repair=repair, complete=complete,
                                         refine=_switch("refine", refine),

@@ -220,13 +220,15 @@ def _open_layers(stack: ExitStack, job: Job) -> dict[str, VideoSink]:
     folder = stack.enter_context(atomic_path(Path(job.shot.output.layers)))
     folder.mkdir(parents=True)
     info = job.info
-    return {name: stack.enter_context(VideoSink(folder / name, "png", info.width, info.height, info.fps, info.time_base,
+    codec = job.shot.output.layers_codec
+    return {name: stack.enter_context(VideoSink(folder / name, codec, info.width, info.height, info.fps, info.time_base,
                                                 **_numbering(info)))
             for name in ("foreground", "alpha", "background")}
 
 
 def _numbering(info: VideoInfo) -> dict:
-    """PNG outputs take a numbered sequence's own frame numbers (plate.1001.png -> 1001.png), so they line up."""
+    """Frame-folder outputs take a numbered sequence's own frame numbers (plate.1001.png -> 1001.png), so they line
+    up."""
     return {"frame_numbers": info.frame_numbers, "number_digits": info.number_digits}
 
 

@@ -23,6 +23,7 @@ ENGINES = ("composite", "dit")
 MATTE_MODES = ("auto", "key", "file", "alpha", "segment")
 STAGE_MODES = ("auto", "on", "off")  # repair, complete: auto applies to the mattes that need it
 REFERENCE_FITS = ("frame", "sweep")  # stages.reference_fit
+LAYER_CODECS = ("png", "exr")  # output.layers_codec
 BACKINGS = ("auto", "green", "blue")
 CAMERA_MODES = ("auto", "static", "file", "moves")
 CODECS = ("h264", "hevc", "prores422hq", "dnxhr", "prores4444", "ffv1", "png", "dpx", "exr")
@@ -171,6 +172,7 @@ class OutputSpec:
     path: str
     codec: str = "h264"
     layers: str | None = None  # folder for foreground RGBA, alpha and background plate
+    layers_codec: str = "png"  # png | exr (half float, linear light; the foreground premultiplied)
     overwrite: bool = False
     audio: bool = True  # pass the input's audio through
     crf: int = 18  # H.264 quality (lower is better)
@@ -263,6 +265,7 @@ class Shot:
         if self.camera.zoom <= 0:
             raise ShotError("camera.zoom", "must be positive (1.0 = no zoom)")
         _choice("output.codec", self.output.codec, CODECS)
+        _choice("output.layers_codec", self.output.layers_codec, LAYER_CODECS)
         if not 0 <= self.output.crf <= 51:
             raise ShotError("output.crf", "must be 0..51")
         _choice("output.preset", self.output.preset, X264_PRESETS)

@@ -12,6 +12,8 @@ Formats (`codec`):
 - `exr`: a folder of half-float RGB OpenEXR frames, uncompressed (FFmpeg's encoder has only RLE and ZIP, and ZIP
   costs 20 times the time for 30 % less space on a photographic 1080p frame), the picture's sRGB decoded to linear
   light: display linear, BT.709 primaries, white at 1.0 (no alpha: EXR's is premultiplied, the composite opaque).
+  As layers (`--layers-codec exr`) it also takes RGBA frames, written premultiplied, and grey mattes, written as
+  coverage (a single Y channel).
 
 Each frame keeps its input timestamp (`pts` in the input's time base), so the frame count, the frame rate
 (24000/1001 stays 24000/1001) and every frame time are preserved. Every audio track of the input goes along,
@@ -82,10 +84,9 @@ class VideoSink:
         self.audio_tracks: list[AudioTrack] = []  # what each input audio track became (copied or converted)
         self._container = None
         self._numbers, self._digits = frame_numbers, number_digits  # PNG names (default 00000, 00001, ...)
-        self._still: av.CodecContext | None = None  # the DPX or EXR encoder of a sequence
+        self._stills: dict[int, av.CodecContext] = {}  # a sequence's DPX or EXR encoder, by channel count
         if codec in SEQUENCE_CODECS:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._still = None if codec == "png" else _still_encoder(codec, width, height)
             return
         fmt = {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4"}[self.path.suffix.lower()]
         # bitexact: no random segment ids or version strings in the container (the dataset's shards must be
@@ -140,7 +141,10 @@ class VideoSink:
                         frame = cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA if frame.shape[-1] == 4 else cv2.COLOR_RGB2BGR)
                     cv2.imwrite(str(name), frame, [cv2.IMWRITE_PNG_COMPRESSION, 1])
                 else:
-                    name.write_bytes(_encode_still(self._still, frame[..., :3]))
+                    channels = 1 if frame.ndim == 2 else frame.shape[-1]
+                    if channels not in self._stills:
+                        self._stills[channels] = _still_encoder(self.codec, frame.shape[1], frame.shape[0], channels)
+                    name.write_bytes(_encode_still(self._stills[channels], frame))
             else:
                 self._encode(frame, ts)
             self.count += 1
@@ -203,27 +207,39 @@ class VideoSink:
 DPX_BT709 = 6  # SMPTE 268M transfer and colorimetric code of ITU-R BT.709 (FFmpeg writes 4, unspecified video)
 
 
-def _still_encoder(codec: str, width: int, height: int) -> av.CodecContext:
-    """FFmpeg's DPX (10-bit planar RGB) or EXR (half float, uncompressed) encoder; one packet is one file."""
+_STILL_FORMATS = {("dpx", 3): "gbrp10le", ("exr", 3): "gbrpf32le", ("exr", 4): "gbrapf32le", ("exr", 1): "grayf32le"}
+
+
+def _still_encoder(codec: str, width: int, height: int, channels: int = 3) -> av.CodecContext:
+    """FFmpeg's DPX (10-bit planar RGB) or EXR (half float, uncompressed; RGB, RGBA or Y) encoder; one packet is one
+    file."""
+    if (codec, channels) not in _STILL_FORMATS:
+        raise FormatError(f"--codec {codec} does not take {channels}-channel frames")
     ctx = av.CodecContext.create(codec, "w")
     ctx.width, ctx.height, ctx.time_base = width, height, Fraction(1, 25)
-    ctx.pix_fmt = "gbrp10le" if codec == "dpx" else "gbrpf32le"
+    ctx.pix_fmt = _STILL_FORMATS[(codec, channels)]
     if codec == "exr":
         ctx.options = {"format": "half", "compression": "none"}
     ctx.open()
     return ctx
 
 
-def _encode_still(ctx: av.CodecContext, rgb: np.ndarray) -> bytes:
-    """One RGB uint8 `[H, W, 3]` frame as the bytes of a DPX or EXR file."""
-    h, w = rgb.shape[:2]
+def _encode_still(ctx: av.CodecContext, img: np.ndarray) -> bytes:
+    """One uint8 frame as the bytes of a DPX (RGB `[H, W, 3]`) or EXR file (RGB; straight RGBA `[H, W, 4]`, written
+    premultiplied as EXR stores it; a grey `[H, W]` matte, written as coverage)."""
+    h, w = img.shape[:2]
     if ctx.name == "dpx":
         # 8 -> 10 bits by repeating the top bits: 0 and 255 land on 0 and 1023 exactly
-        planes = [(rgb[..., c].astype(np.uint16) << 2) | (rgb[..., c] >> 6) for c in (1, 2, 0)]
+        planes = [(img[..., c].astype(np.uint16) << 2) | (img[..., c] >> 6) for c in (1, 2, 0)]
         dtype = np.uint16
+    elif img.ndim == 2:
+        planes, dtype = [img.astype(np.float32) / 255.0], np.float32
     else:
         from ..comp.colour import SRGB_TO_LINEAR
-        planes = [SRGB_TO_LINEAR[rgb[..., c]] for c in (1, 2, 0)]  # planar G, B, R in linear light
+        alpha = img[..., 3].astype(np.float32) / 255.0 if img.shape[-1] == 4 else None
+        planes = [SRGB_TO_LINEAR[img[..., c]] for c in (1, 2, 0)]  # planar G, B, R in linear light
+        if alpha is not None:
+            planes = [p * alpha for p in planes] + [alpha]
         dtype = np.float32
     frame = av.VideoFrame(w, h, ctx.pix_fmt)
     for plane, values in zip(frame.planes, planes):
