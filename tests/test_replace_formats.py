@@ -80,7 +80,7 @@ def test_dpx_and_exr_sequences_for_the_compositor(tmp_path):
     from paistudio.comp.colour import SRGB_TO_LINEAR
     from paistudio.errors import FormatError
     from paistudio.io.dpx import read_dpx, read_header
-    from paistudio.io.images import _half_planes
+    from paistudio.io.images import half_float_planes
     frames, *_ = green_screen_clip(3, 64, 48, seed=2)
     src = tmp_path / "plate"
     src.mkdir()
@@ -101,7 +101,7 @@ def test_dpx_and_exr_sequences_for_the_compositor(tmp_path):
             else:
                 with av.open(str(f)) as c:
                     frame = next(c.decode(video=0))
-                    light = _half_planes(frame)
+                    light = half_float_planes(frame)
                 assert frame.format.name.startswith("gbrpf16")  # half floats
                 assert np.abs(light - SRGB_TO_LINEAR[want]).max() <= 2 ** -11  # one half ulp just below 1.0
     assert len(png) == 3
@@ -116,7 +116,7 @@ def test_exr_layers_for_the_compositor(tmp_path):
     """--layers-codec exr: the foreground premultiplied in linear light (RGBA), the matte as coverage (Y) and the
     plate in linear light, each matching the PNG layers of the same render within half-float precision."""
     from paistudio.comp.colour import SRGB_TO_LINEAR
-    from paistudio.io.images import _half_planes
+    from paistudio.io.images import half_float_planes
     frames, *_ = green_screen_clip(3, 64, 48, seed=2)
     fg = write_video(tmp_path / "fg.mkv", frames, codec="ffv1", pix_fmt="bgr0")
     ref = write_image(tmp_path / "r.png", textured_background(64, 48))
@@ -127,7 +127,7 @@ def test_exr_layers_for_the_compositor(tmp_path):
     def exr(path):
         with av.open(str(path)) as c:
             frame = next(c.decode(video=0))
-            return frame.format.name, _half_planes(frame)
+            return frame.format.name, half_float_planes(frame)
 
     for i in range(3):
         png_fg = np.concatenate(list(read_chunks(probe(tmp_path / "png" / "foreground"))))[i]  # [H, W, 4] straight

@@ -42,7 +42,8 @@ class Job:
     ref_profiles: list[str | None] = field(default_factory=list)  # the colour profile each was converted from to sRGB
     # each reference whole, scaled as for its crop, and where the crop starts in it (None: nothing was cut)
     ref_surrounds: list[tuple[np.ndarray, tuple[int, int]] | None] = field(default_factory=list)
-    ref_originals: list[np.ndarray] = field(default_factory=list)  # as loaded (for a fit made after the camera)
+    # as loaded, kept only for --ref-fit sweep (fitted once the camera is known); else freed after the fit above
+    ref_originals: list[np.ndarray] = field(default_factory=list)
 
     @property
     def output(self) -> Path:
@@ -82,7 +83,8 @@ def prepare_job(shot: Shot) -> Job:
     refs = [np.ascontiguousarray(img[y0:y0 + info.height, x0:x0 + info.width]) for img, (x0, y0) in covered]
     surrounds = [None if img.shape[:2] == (info.height, info.width) else (img, xy) for img, xy in covered]
     job = Job(shot, info, refs, [anchors[i] for i in order], paths, ref_profiles=[reference_profile(p) for p in paths],
-              ref_surrounds=surrounds, ref_originals=originals)
+              ref_surrounds=surrounds,
+              ref_originals=originals if shot.stages.reference_fit == "sweep" else [])
     job.warnings.extend(_input_warnings(job, originals))
     return job
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 import paistudio
-from paistudio.comp.colour import SRGB_TO_LINEAR
 from paistudio.comp.fade import FadeFollower, apply_gain, screen_gain
 from paistudio.comp.key import Backing
 from paistudio.io.video import probe, read_chunks
@@ -83,4 +82,3 @@ def test_an_unfaded_clip_is_untouched_by_the_stage(tmp_path):
         assert "fade" not in record["engine"]
         got.append(np.concatenate(list(read_chunks(probe(tmp_path / f"o{fade}.mkv")))))
     assert np.array_equal(*got)
-    assert SRGB_TO_LINEAR.dtype == np.float32

@@ -8,9 +8,8 @@ colour, so g(t) can be measured on it: the median of S(P)/S(B) over the pixels w
 screen's (S: how far the screen channel stands above the other two, in linear light; brightness scales S, not the
 chromaticity). A fade is a ramp: a measurement far from the previous frame's (one odd frame, a close-up on green
 clothes) is not taken. The analysis pass decides each frame's gain as it streams; the render pass applies the same
-gains. Frames with g below FADE_BELOW are divided by g before keying, so every stage
-sees the screen at its level, and the composite is multiplied by g again: the fade comes out as it went in, over
-the new background too.
+gains. Frames with g below FADE_BELOW are divided by g before keying, so every stage sees the screen at its level,
+and the composite is multiplied by g again: the fade comes out as it went in, over the new background too.
 """
 
 from __future__ import annotations

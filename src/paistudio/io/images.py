@@ -37,9 +37,9 @@ def read_image(path: Path, role: str = "image", light: bool = True) -> np.ndarra
     layout = tiff.float_layout(path) if suffix in (".tif", ".tiff") and img.dtype.kind == "f" else None
     if layout is not None:  # scene-linear, as compositing and HDR tools write float TIFF
         img = img.astype(np.float32, copy=False)
-        rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA if img.ndim == 3 and img.shape[2] == 4 else cv2.COLOR_BGR2RGB) \
-            if img.ndim == 3 else img
-        return _scene_linear_to_rgb8(rgb, light, layout.premultiplied)
+        if img.ndim == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        return _scene_linear_to_rgb8(img, light, layout.premultiplied)
     return _to_rgb8(img)
 
 
@@ -65,13 +65,13 @@ def read_exr(path: Path, role: str = "image", light: bool = True) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
-            x = _half_planes(frame) if "f16" in frame.format.name else frame.to_ndarray()  # [H, W, 3|4] | [H, W]
+            x = half_float_planes(frame) if "f16" in frame.format.name else frame.to_ndarray()  # [H, W, 3|4] | [H, W]
     except (av.FFmpegError, StopIteration, OSError, ValueError) as e:
         raise InputError(f"{role} {path} cannot be read as an EXR ({e}); is it a valid image?") from None
     return _scene_linear_to_rgb8(x, light, premultiplied=True)
 
 
-def _half_planes(frame: av.VideoFrame) -> np.ndarray:
+def half_float_planes(frame: av.VideoFrame) -> np.ndarray:
     """A half-float frame (the usual EXR: gbrpf16, gbrapf16 or grayf16) as float32 RGB(A) or grey, read from its
     planes. PyAV cannot convert these to numpy, and swscale's conversion to 32-bit floats clips at 1.0, which
     would flatten every highlight."""

@@ -32,6 +32,7 @@ from av.video.reformatter import VideoReformatter
 import cv2
 import numpy as np
 
+from ..comp.colour import SRGB_TO_LINEAR
 from ..errors import FormatError
 from .audio import AudioTrack, AudioTracks
 
@@ -235,7 +236,6 @@ def _encode_still(ctx: av.CodecContext, img: np.ndarray) -> bytes:
     elif img.ndim == 2:
         planes, dtype = [img.astype(np.float32) / 255.0], np.float32
     else:
-        from ..comp.colour import SRGB_TO_LINEAR
         alpha = img[..., 3].astype(np.float32) / 255.0 if img.shape[-1] == 4 else None
         planes = [SRGB_TO_LINEAR[img[..., c]] for c in (1, 2, 0)]  # planar G, B, R in linear light
         if alpha is not None:
